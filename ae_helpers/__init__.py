@@ -1,0 +1,12 @@
+"""Helpers for the book *Autoencoders, hands on*: data, models, training, latent space, plots.
+
+Import what a chapter needs by name::
+
+    from ae_helpers import load_mnist
+"""
+
+from .data import DataError, fetch_mnist, load_mnist
+from .paths import cache_dir, data_dir
+
+__all__ = ["DataError", "fetch_mnist", "load_mnist", "cache_dir", "data_dir"]
+__version__ = "0.1.0"
