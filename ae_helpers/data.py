@@ -53,6 +53,8 @@ __all__ = [
     "write_idx",
     "sha256_file",
     "mnist_raw_dir",
+    "iterate_batches",
+    "torchvision_loader",
 ]
 
 #: SHA-256 digests of the four uncompressed MNIST files.
@@ -434,3 +436,54 @@ def load_mnist(
     x = torch.from_numpy(images.astype(np.uint8, copy=False)).unsqueeze(1).float().div_(255.0)
     y = torch.from_numpy(labels.astype(np.int64))
     return x, y
+
+
+def iterate_batches(
+    images: torch.Tensor,
+    batch_size: int = 256,
+    *,
+    labels: torch.Tensor | None = None,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+):
+    """Yield batches sliced from one in-memory tensor (``(images, labels)`` when labels are given).
+
+    With ``shuffle=True`` the order is a fresh permutation drawn from ``generator`` each
+    time the function is called. The last batch holds what is left (60,000 images in
+    batches of 256 give 234 full batches and one of 96).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    n = len(images)
+    order = torch.randperm(n, generator=generator) if shuffle else None
+    for start in range(0, n, batch_size):
+        index = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
+        if labels is None:
+            yield images[index]
+        else:
+            yield images[index], labels[index]
+
+
+def torchvision_loader(
+    split: str = "train",
+    batch_size: int = 256,
+    *,
+    root: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> torch.utils.data.DataLoader:
+    """MNIST the way most tutorials load it: torchvision's dataset, ``ToTensor`` and a ``DataLoader``.
+
+    Every batch is built image by image (decode to PIL, convert, scale, stack), which is
+    what makes it slow next to :func:`iterate_batches`. ``limit`` keeps the first
+    ``limit`` images, for quick timings. The files must already be fetched.
+    """
+    from torchvision import datasets, transforms  # imported here: only this comparison needs it
+
+    if split not in _SPLIT_PREFIX:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    fetch_mnist(root, source="present")
+    dataset = datasets.MNIST(root=str(root if root is not None else data_dir()), train=split == "train",
+                             download=False, transform=transforms.ToTensor())
+    if limit is not None:
+        dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)

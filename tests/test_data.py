@@ -319,3 +319,27 @@ def test_sha256_file_matches_hashlib(tmp_path):
     payload = os.urandom(3 << 20)
     (tmp_path / "f").write_bytes(payload)
     assert D.sha256_file(tmp_path / "f") == hashlib.sha256(payload).hexdigest()
+
+
+def test_iterate_batches_covers_everything_once():
+    x = torch.arange(10).float().unsqueeze(1)
+    y = torch.arange(10)
+    plain = list(D.iterate_batches(x, 4))
+    assert [len(b) for b in plain] == [4, 4, 2]
+    assert torch.equal(torch.cat(plain), x)
+    g = torch.Generator().manual_seed(0)
+    shuffled = list(D.iterate_batches(x, 4, labels=y, shuffle=True, generator=g))
+    xs = torch.cat([b[0] for b in shuffled])
+    assert not torch.equal(xs, x) and sorted(xs.squeeze(1).tolist()) == list(range(10))
+    assert torch.equal(torch.cat([b[1] for b in shuffled]).float(), xs.squeeze(1))
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        next(D.iterate_batches(x, 0))
+
+
+@needs_mnist
+def test_torchvision_loader_gives_the_same_pixels():
+    loader = D.torchvision_loader("test", batch_size=8, limit=20)
+    batches = list(loader)
+    assert [len(b[0]) for b in batches] == [8, 8, 4]
+    x, y = D.load_mnist("test")
+    assert torch.equal(batches[0][0], x[:8]) and torch.equal(batches[0][1], y[:8])
