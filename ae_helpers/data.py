@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = [
     "mnist_raw_dir",
     "iterate_batches",
     "torchvision_loader",
+    "time_batches",
 ]
 
 #: SHA-256 digests of the four uncompressed MNIST files.
@@ -487,3 +489,17 @@ def torchvision_loader(
     if limit is not None:
         dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+def time_batches(batches) -> float:
+    """Seconds taken to produce every batch of an iterable (each batch is read once, summed).
+
+    Accepts batches of images or ``(images, labels)`` pairs, as :func:`iterate_batches` and
+    a ``DataLoader`` yield them. Only for comparisons made on the same machine, side by side.
+    """
+    start = time.perf_counter()
+    total = 0.0
+    for batch in batches:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        total += float(images.sum())
+    return time.perf_counter() - start

@@ -343,3 +343,15 @@ def test_torchvision_loader_gives_the_same_pixels():
     assert [len(b[0]) for b in batches] == [8, 8, 4]
     x, y = D.load_mnist("test")
     assert torch.equal(batches[0][0], x[:8]) and torch.equal(batches[0][1], y[:8])
+
+
+def test_time_batches_consumes_every_batch():
+    seen = []
+
+    def gen():
+        for i in range(3):
+            seen.append(i)
+            yield (torch.ones(2, 2), torch.zeros(2)) if i else torch.ones(2, 2)
+
+    seconds = D.time_batches(gen())
+    assert seen == [0, 1, 2] and seconds >= 0.0
