@@ -5,8 +5,30 @@ Import what a chapter needs by name::
     from ae_helpers import load_mnist
 """
 
-from .data import DataError, fetch_mnist, load_mnist
+from .data import (
+    DataError,
+    fetch_mnist,
+    iterate_batches,
+    load_mnist,
+    mnist_raw_dir,
+    read_idx,
+    time_batches,
+    torchvision_loader,
+)
+from .models import AutoEncoder
 from .paths import cache_dir, data_dir
 
-__all__ = ["DataError", "fetch_mnist", "load_mnist", "cache_dir", "data_dir"]
+__all__ = [
+    "DataError",
+    "fetch_mnist",
+    "iterate_batches",
+    "load_mnist",
+    "mnist_raw_dir",
+    "read_idx",
+    "time_batches",
+    "torchvision_loader",
+    "AutoEncoder",
+    "cache_dir",
+    "data_dir",
+]
 __version__ = "0.1.0"
