@@ -1,0 +1,462 @@
+"""Plotting helpers for the book's figures.
+
+Conventions: every helper takes ``ax=None`` (it creates a small figure only when no axes is
+given), returns the :class:`~matplotlib.figure.Figure`, never calls ``plt.show()``, never saves
+files and never changes global matplotlib settings. Digits are drawn dark on light
+(``cmap="gray_r", vmin=0, vmax=1``). Grids of digits are drawn as one image on one axes, which
+keeps the stored PNGs small and lets every helper draw into an axes you pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from torch import nn
+
+from .latent import decode_all, populated_range
+
+__all__ = [
+    "DIGIT_CMAP",
+    "DIGIT_COLORS",
+    "digit_montage",
+    "plot_digit_grid",
+    "plot_reconstructions",
+    "plot_latent_scatter",
+    "plot_decoded_points",
+    "plot_manifold",
+    "plot_loss_curves",
+    "plot_mse_vs_latent",
+    "plot_model_comparison",
+    "plot_tsne",
+    "plot_samples",
+    "plot_interpolation",
+    "plot_direction_sweep",
+]
+
+DIGIT_CMAP = "gray_r"
+"""Colour map for digits throughout the book: dark ink on a light background."""
+
+DIGIT_COLORS: tuple[str, ...] = tuple(
+    "#{:02x}{:02x}{:02x}".format(*(int(round(255 * c)) for c in rgb)) for rgb in plt.get_cmap("tab10").colors
+)
+"""Ten distinct colours, one per digit 0-9 (matplotlib's ``tab10``)."""
+
+_GAP = 2  # pixels between tiles in a montage
+_GAP_VALUE = 0.12  # light grey lines between tiles (on the gray_r scale)
+
+
+def _images(images: Any) -> np.ndarray:
+    """Images as a float array ``(N, 28, 28)`` from a tensor/array of shape (N,784), (N,28,28) or (N,1,28,28)."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().to("cpu", torch.float32).numpy()
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 1 and x.size == 784:
+        x = x[None]
+    if x.ndim < 2 or x[0].size != 784:
+        raise ValueError(f"expected images of 784 pixels each, shape (N, 784), (N, 28, 28) or "
+                         f"(N, 1, 28, 28); got shape {x.shape}")
+    return x.reshape(len(x), 28, 28)
+
+
+def _array(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu").numpy()
+    return np.asarray(x)
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax``'s figure and ``ax``, or a new small figure with one axes.
+
+    A new figure is closed in pyplot right away: it is not shown automatically at the end of
+    a notebook cell (so it never appears twice) and is displayed when the cell returns it.
+    """
+    if ax is not None:
+        return ax.figure, ax
+    fig = plt.figure(figsize=figsize, dpi=100, layout="constrained")
+    plt.close(fig)
+    return fig, fig.add_subplot()
+
+
+def digit_montage(images: Any, ncols: int = 10, *, gap: int = _GAP, gap_value: float = _GAP_VALUE) -> np.ndarray:
+    """Tile images into one array, ``ncols`` per row, with ``gap`` pixels of ``gap_value`` between.
+
+    Empty cells of the last row are left blank (0).
+    """
+    x = _images(images)
+    n = len(x)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    step = 28 + gap
+    out = np.full((nrows * step - gap, ncols * step - gap), gap_value, dtype=np.float32)
+    for i in range(nrows * ncols):
+        r, c = divmod(i, ncols)
+        out[r * step:r * step + 28, c * step:c * step + 28] = x[i] if i < n else 0.0
+    return out
+
+
+def _show_montage(ax: Axes, montage: np.ndarray) -> None:
+    ax.imshow(montage, cmap=DIGIT_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _label_tiles(ax: Axes, labels: Sequence[Any], ncols: int, *, fontsize: float = 8) -> None:
+    """Write ``labels[i]`` in the top-left corner of tile ``i``."""
+    step = 28 + _GAP
+    for i, lab in enumerate(labels):
+        r, c = divmod(i, ncols)
+        ax.text(c * step + 1, r * step + 1, str(lab), fontsize=fontsize, color="#c00000",
+                ha="left", va="top")
+
+
+def _grid_figsize(nrows: int, ncols: int, inch_per_tile: float = 0.6, extra_h: float = 0.3) -> tuple[float, float]:
+    return (max(1.5, ncols * inch_per_tile), max(1.0, nrows * inch_per_tile + extra_h))
+
+
+def plot_digit_grid(images: Any, labels: Sequence[Any] | Any | None = None, *, ncols: int = 10,
+                    title: str | None = None, ax: Axes | None = None) -> Figure:
+    """A grid of digits, ``ncols`` per row, each with its label (if given) in the corner.
+
+    Args:
+        images: ``(N, 1, 28, 28)``, ``(N, 28, 28)`` or ``(N, 784)`` tensor or array in [0, 1].
+        labels: one label per image (digits, or any short text), or None.
+    """
+    x = _images(images)
+    ncols = max(1, min(ncols, len(x)))
+    nrows = -(-len(x) // ncols)
+    fig, ax = _new_axes(ax, _grid_figsize(nrows, ncols))
+    _show_montage(ax, digit_montage(x, ncols))
+    if labels is not None:
+        labels = list(_array(labels).reshape(-1)) if not isinstance(labels, (list, tuple)) else list(labels)
+        if len(labels) != len(x):
+            raise ValueError(f"got {len(labels)} labels for {len(x)} images: pass one label per image")
+        _label_tiles(ax, labels, ncols)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _rows_figure(rows: Sequence[np.ndarray], row_names: Sequence[str], ax: Axes | None,
+                 title: str | None, inch_per_tile: float = 0.6) -> Figure:
+    """One montage with one row per entry of ``rows`` (each ``(n, 28, 28)``) and names on the left."""
+    n = len(rows[0])
+    fig, ax = _new_axes(ax, (n * inch_per_tile + 1.0, len(rows) * inch_per_tile + 0.35))
+    _show_montage(ax, digit_montage(np.concatenate(rows), n))
+    step = 28 + _GAP
+    ax.set_yticks([r * step + 13.5 for r in range(len(rows))], labels=list(row_names))
+    ax.tick_params(axis="y", length=0)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_reconstructions(originals: Any, reconstructions: Any, *, n: int = 10,
+                         title: str | None = None, ax: Axes | None = None) -> Figure:
+    """The first ``n`` originals in the top row and their reconstructions in the row below."""
+    a, b = _images(originals), _images(reconstructions)
+    n = min(n, len(a))
+    if len(b) < n:
+        raise ValueError(f"got {len(b)} reconstructions for {n} originals: pass one per original")
+    return _rows_figure([a[:n], b[:n]], ["original", "reconstructed"], ax, title)
+
+
+def _legend_handles(classes: Sequence[int]) -> list[Line2D]:
+    return [Line2D([], [], linestyle="", marker="o", markersize=6, color=DIGIT_COLORS[int(c) % 10],
+                   label=str(int(c))) for c in classes]
+
+
+def plot_latent_scatter(codes: Any, labels: Any, *, points: Any = None, point_names: Sequence[str] | None = None,
+                        s: float = 1.0, alpha: float = 0.5, seed: int = 0, title: str | None = None,
+                        legend: bool = True, ax: Axes | None = None) -> Figure:
+    """The 2-D codes as a scatter, coloured by digit, with a legend of the ten colours.
+
+    Readable with all 60,000 training codes: small markers, transparency, points drawn in a
+    seeded random order (so no digit hides the others) and rasterized (small files).
+
+    Args:
+        codes: ``(N, 2)`` codes. labels: ``(N,)`` digits 0-9.
+        points: optional ``(M, 2)`` codes to mark with black crosses, named by ``point_names``.
+    """
+    z, y = _array(codes).astype(np.float32), _array(labels).astype(int).reshape(-1)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"plot_latent_scatter needs 2-D codes of shape (N, 2), got {z.shape}; "
+                         "for larger codes use tsne_embedding first")
+    if len(y) != len(z):
+        raise ValueError(f"got {len(y)} labels for {len(z)} codes: pass one label per code")
+    fig, ax = _new_axes(ax, (4.6, 3.8))
+    order = np.random.default_rng(seed).permutation(len(z))
+    colors = np.array(DIGIT_COLORS)[y[order] % 10]
+    ax.scatter(z[order, 0], z[order, 1], c=colors, s=s, alpha=alpha, linewidths=0, rasterized=True)
+    if points is not None:
+        p = _array(points).astype(np.float32).reshape(-1, 2)
+        ax.scatter(p[:, 0], p[:, 1], marker="X", s=80, c="black", edgecolors="white", linewidths=1, zorder=3)
+        for i, (px, py) in enumerate(p):
+            name = point_names[i] if point_names is not None and i < len(point_names) else str(i + 1)
+            ax.annotate(name, (px, py), xytext=(5, 5), textcoords="offset points", fontsize=9,
+                        fontweight="bold", zorder=4)
+    if legend:
+        ax.legend(handles=_legend_handles(np.unique(y)), title="digit", loc="center left",
+                  bbox_to_anchor=(1.0, 0.5), frameon=False, handletextpad=0.2, borderaxespad=0.3)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _decode_np(model: nn.Module, codes: Any) -> np.ndarray:
+    return decode_all(model, codes).numpy().reshape(-1, 28, 28)
+
+
+def plot_decoded_points(model: nn.Module, points: Any, titles: Sequence[str] | None = None, *,
+                        ax: Axes | None = None) -> Figure:
+    """Decode a few hand-picked codes and show them in a row, each titled (default: its code)."""
+    p = _array(points).astype(np.float32)
+    p = p.reshape(1, -1) if p.ndim == 1 else p
+    imgs = _decode_np(model, p)
+    if titles is None:
+        titles = ["(" + ", ".join(f"{v:.2g}" for v in row) + ")" for row in p]
+    if len(titles) != len(p):
+        raise ValueError(f"got {len(titles)} titles for {len(p)} points: pass one title per point")
+    fig, ax = _new_axes(ax, (max(2.0, 1.3 * len(p)), 1.7))
+    _show_montage(ax, digit_montage(imgs, len(p)))
+    step = 28 + _GAP
+    ax.set_xticks([i * step + 13.5 for i in range(len(p))], labels=list(titles), fontsize=8)
+    ax.tick_params(axis="x", length=0, labeltop=True, labelbottom=False)
+    return fig
+
+
+def plot_manifold(model: nn.Module, codes: Any = None, *, n: int = 15,
+                  x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
+                  x_values: Sequence[float] | None = None, y_values: Sequence[float] | None = None,
+                  percentiles: tuple[float, float] = (1.0, 99.0), title: str | None = None,
+                  ax: Axes | None = None) -> Figure:
+    """Decode an ``n x n`` grid of 2-D codes (in one batch) and show it as one picture.
+
+    The grid spans ``x_range`` by ``y_range``; a range not given is taken from ``codes`` (the
+    given percentiles of each dimension). ``x_values``/``y_values`` give the grid's
+    coordinates explicitly (e.g. Gaussian quantiles). The top row is the largest ``z_2``.
+    """
+    if x_values is None or y_values is None:
+        if (x_range is None or y_range is None) and codes is None:
+            raise ValueError("plot_manifold needs codes (to take the range from) or x_range and y_range")
+        rng = populated_range(codes, percentiles=percentiles) if codes is not None else None
+        if rng is not None and rng.shape[0] != 2:
+            raise ValueError(f"plot_manifold needs 2-D codes, got codes of size {rng.shape[0]}")
+        xr = x_range if x_range is not None else tuple(rng[0])
+        yr = y_range if y_range is not None else tuple(rng[1])
+    xs = np.asarray(x_values if x_values is not None else np.linspace(xr[0], xr[1], n), dtype=np.float32)
+    ys = np.asarray(y_values if y_values is not None else np.linspace(yr[0], yr[1], n), dtype=np.float32)
+    grid = np.array([[x, y] for y in ys[::-1] for x in xs], dtype=np.float32)
+    imgs = _decode_np(model, grid)
+    fig, ax = _new_axes(ax, (6.0, 6.0 * len(ys) / len(xs) + 0.3))
+    _show_montage(ax, digit_montage(imgs, len(xs)))
+    step = 28 + _GAP
+    xt = np.unique(np.linspace(0, len(xs) - 1, min(5, len(xs))).round().astype(int))
+    yt = np.unique(np.linspace(0, len(ys) - 1, min(5, len(ys))).round().astype(int))
+    ax.set_xticks(xt * step + 13.5, labels=[f"{xs[i]:.2g}" for i in xt])
+    ax.set_yticks(yt * step + 13.5, labels=[f"{ys[::-1][i]:.2g}" for i in yt])
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _losses(h: Any, per: str) -> list[float]:
+    if hasattr(h, f"{per}_losses"):
+        return [float(v) for v in getattr(h, f"{per}_losses")]
+    if isinstance(h, Mapping) and f"{per}_losses" in h:
+        return [float(v) for v in h[f"{per}_losses"]]
+    arr = _array(h)
+    if arr.ndim == 1 and np.issubdtype(arr.dtype, np.number):
+        return [float(v) for v in arr]
+    raise TypeError(f"cannot read losses from {type(h).__name__}: pass a History (with "
+                    f"{per}_losses) or a list of numbers")
+
+
+def plot_loss_curves(histories: Any, *, per: str = "epoch", logy: bool = False, title: str | None = None,
+                     ax: Axes | None = None) -> Figure:
+    """Training-loss curves of one or several models on one axes.
+
+    Args:
+        histories: a History (anything with ``epoch_losses``/``batch_losses``), a list of
+            losses, or a dict ``name -> History or list of losses`` (one curve per entry).
+        per: ``"epoch"`` for the mean loss of each epoch, ``"batch"`` for every batch's loss
+            (the x axis then counts epochs when the history has ``epoch_losses`` too).
+    """
+    if per not in ("epoch", "batch"):
+        raise ValueError(f"per must be 'epoch' or 'batch', got {per!r}")
+    if isinstance(histories, Mapping) and not any(k in histories for k in ("epoch_losses", "batch_losses")):
+        items = list(histories.items())
+    else:
+        items = [(None, histories)]
+    fig, ax = _new_axes(ax, (5.0, 3.2))
+    for name, h in items:
+        ys = _losses(h, per)
+        if per == "epoch":
+            xs = np.arange(1, len(ys) + 1)
+            ax.plot(xs, ys, marker="o", markersize=3, label=name)
+        else:
+            try:
+                n_epochs = len(_losses(h, "epoch"))
+            except TypeError:
+                n_epochs = 0
+            if n_epochs:
+                xs = np.arange(1, len(ys) + 1) * n_epochs / len(ys)
+            else:
+                xs = np.arange(1, len(ys) + 1)
+            ax.plot(xs, ys, linewidth=0.8, label=name)
+    ax.set_xlabel("epoch" if per == "epoch" or any(_has_epochs(h) for _, h in items) else "batch")
+    ax.set_ylabel("training loss (MSE)")
+    if logy:
+        ax.set_yscale("log")
+    if any(name is not None for name, _ in items):
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _has_epochs(h: Any) -> bool:
+    try:
+        return len(_losses(h, "epoch")) > 0
+    except TypeError:
+        return False
+
+
+def plot_mse_vs_latent(ae_mse: Mapping[int, float], pca_mse: Mapping[int, float] | None = None, *,
+                       title: str | None = None, ax: Axes | None = None) -> Figure:
+    """Test MSE against latent size for the autoencoders, with PCA (same number of components) as baseline.
+
+    Args:
+        ae_mse: ``{latent_size: test MSE}`` of the autoencoders.
+        pca_mse: ``{n_components: test MSE}`` of PCA, or None.
+    """
+    if not ae_mse:
+        raise ValueError("ae_mse is empty: pass {latent_size: test_mse}")
+    fig, ax = _new_axes(ax, (4.8, 3.2))
+    k = sorted(ae_mse)
+    ax.plot(k, [ae_mse[i] for i in k], marker="o", label="autoencoder")
+    sizes = set(k)
+    if pca_mse:
+        kp = sorted(pca_mse)
+        ax.plot(kp, [pca_mse[i] for i in kp], marker="s", linestyle="--", label="PCA")
+        sizes |= set(kp)
+    ax.set_xscale("log")
+    ticks = sorted(sizes)
+    ax.set_xticks(ticks, labels=[str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("latent size (PCA: components)")
+    ax.set_ylabel("test MSE")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_model_comparison(originals: Any, reconstructions: Mapping[str, Any], *, n: int = 25,
+                          title: str | None = None, ax: Axes | None = None) -> Figure:
+    """The same ``n`` test digits: originals on top, then one row per model's reconstructions.
+
+    Args:
+        reconstructions: ``{row name: reconstructions}`` (e.g. ``{"latent 2": ..., "latent 50": ...}``),
+            each holding at least ``n`` images in the same order as ``originals``.
+    """
+    a = _images(originals)
+    n = min(n, len(a))
+    rows, names = [a[:n]], ["original"]
+    for name, rec in reconstructions.items():
+        r = _images(rec)
+        if len(r) < n:
+            raise ValueError(f"{name!r} has {len(r)} reconstructions, need {n}: pass one per original")
+        rows.append(r[:n])
+        names.append(str(name))
+    return _rows_figure(rows, names, ax, title, inch_per_tile=0.4)
+
+
+def plot_tsne(embedding: Any, labels: Any, *, s: float = 2.0, alpha: float = 0.7, title: str | None = None,
+              ax: Axes | None = None) -> Figure:
+    """A 2-D t-SNE embedding coloured by digit, with a colour bar of the ten digits."""
+    e, y = _array(embedding).astype(np.float32), _array(labels).astype(int).reshape(-1)
+    if e.ndim != 2 or e.shape[1] != 2 or len(e) != len(y):
+        raise ValueError(f"need an (N, 2) embedding and N labels, got {e.shape} and {y.shape}")
+    fig, ax = _new_axes(ax, (4.6, 3.8))
+    cmap = ListedColormap(DIGIT_COLORS, name="digits")
+    norm = BoundaryNorm(np.arange(-0.5, 10.5, 1.0), cmap.N)
+    sc = ax.scatter(e[:, 0], e[:, 1], c=y, cmap=cmap, norm=norm, s=s, alpha=alpha, linewidths=0, rasterized=True)
+    cb = fig.colorbar(sc, ax=ax, ticks=range(10))
+    cb.set_label("digit")
+    cb.solids.set_alpha(1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("t-SNE 1")
+    ax.set_ylabel("t-SNE 2")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_samples(model: nn.Module, codes: Any, *, ncols: int = 10, title: str | None = None,
+                 ax: Axes | None = None) -> Figure:
+    """Decode ``codes`` (``(N, latent_dim)``, e.g. sampled ones) and show them as a grid."""
+    return plot_digit_grid(_decode_np(model, codes), ncols=ncols, title=title, ax=ax)
+
+
+def plot_interpolation(model: nn.Module, z_a: Any, z_b: Any, *, steps: int = 10,
+                       image_a: Any = None, image_b: Any = None, title: str | None = None,
+                       ax: Axes | None = None) -> Figure:
+    """Decoded codes on the straight line from ``z_a`` to ``z_b``, in one row.
+
+    If ``image_a``/``image_b`` (the images the codes came from) are given, they frame the row.
+    """
+    from .latent import interpolate
+
+    imgs = _decode_np(model, interpolate(z_a, z_b, steps))
+    labels = [f"{t:.2f}" for t in np.linspace(0, 1, steps)]
+    if image_a is not None and image_b is not None:
+        imgs = np.concatenate([_images(image_a)[:1], imgs, _images(image_b)[:1]])
+        labels = ["A"] + labels + ["B"]
+    fig, ax = _new_axes(ax, (0.6 * len(imgs) + 0.3, 1.2))
+    _show_montage(ax, digit_montage(imgs, len(imgs)))
+    step = 28 + _GAP
+    ax.set_xticks([i * step + 13.5 for i in range(len(imgs))], labels=labels, fontsize=7)
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlabel("t")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_direction_sweep(model: nn.Module, mean: Any, directions: Any, stds: Any, *, n_directions: int = 5,
+                         steps: int = 9, span: float = 2.0, title: str | None = None,
+                         ax: Axes | None = None) -> Figure:
+    """Decoded codes moved along the main directions of the codes, one row per direction.
+
+    Row ``i`` decodes ``mean + c * directions[i]`` for ``c`` from ``-span`` to ``+span`` times
+    ``stds[i]`` (see :func:`ae_helpers.latent.principal_directions`).
+    """
+    m = _array(mean).astype(np.float32).reshape(-1)
+    v = _array(directions).astype(np.float32)
+    sd = _array(stds).astype(np.float32).reshape(-1)
+    n_directions = min(n_directions, len(v))
+    coeffs = np.linspace(-span, span, steps, dtype=np.float32)
+    codes = np.array([m + c * sd[i] * v[i] for i in range(n_directions) for c in coeffs], dtype=np.float32)
+    imgs = _decode_np(model, codes)
+    rows = [imgs[i * steps:(i + 1) * steps] for i in range(n_directions)]
+    fig = _rows_figure(rows, [f"direction {i + 1}" for i in range(n_directions)], ax, title, inch_per_tile=0.5)
+    ax = fig.axes[0] if ax is None else ax
+    step = 28 + _GAP
+    ax.set_xticks([j * step + 13.5 for j in range(steps)], labels=[f"{c:+.1f}σ" for c in coeffs], fontsize=7)
+    ax.tick_params(axis="x", length=0)
+    return fig

@@ -1,0 +1,107 @@
+"""Shared test fixtures: small slices of real MNIST, small trained autoencoders, a headless browser.
+
+Keep fixtures general (other test files use them too). Session-scoped fixtures are computed
+once per test run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from ae_helpers.data import load_mnist  # noqa: E402
+from ae_helpers.models import AutoEncoder  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def mnist_train_small() -> tuple[torch.Tensor, torch.Tensor]:
+    """The first 4,000 real MNIST training images ``(4000, 1, 28, 28)`` in [0, 1] and their labels."""
+    x, y = load_mnist("train")
+    return x[:4000].clone(), y[:4000].clone()
+
+
+@pytest.fixture(scope="session")
+def mnist_test_small() -> tuple[torch.Tensor, torch.Tensor]:
+    """The first 1,000 real MNIST test images and their labels."""
+    x, y = load_mnist("test")
+    return x[:1000].clone(), y[:1000].clone()
+
+
+def _train_small(images: torch.Tensor, latent_dim: int, *, epochs: int = 1, seed: int = 0) -> AutoEncoder:
+    """An AutoEncoder trained briefly with the book's recipe (Adam, lr 0.005, MSE, batch 256, shuffled)."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = AutoEncoder(latent_dim=latent_dim)
+    opt = torch.optim.Adam(model.parameters(), lr=0.005)
+    flat = images.reshape(len(images), -1)
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(flat), generator=gen).split(256):
+            batch = flat[idx]
+            loss = torch.nn.functional.mse_loss(model(batch), batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="session")
+def train_small_autoencoder(mnist_train_small) -> Callable[..., AutoEncoder]:
+    """Factory ``f(latent_dim, epochs=1, seed=0) -> AutoEncoder`` trained on ``mnist_train_small``.
+
+    Results are cached for the session; do not modify the returned model's weights.
+    """
+    cache: dict[tuple[int, int, int], AutoEncoder] = {}
+
+    def make(latent_dim: int = 2, epochs: int = 1, seed: int = 0) -> AutoEncoder:
+        key = (latent_dim, epochs, seed)
+        if key not in cache:
+            cache[key] = _train_small(mnist_train_small[0], latent_dim, epochs=epochs, seed=seed)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trained_ae_2d(train_small_autoencoder) -> AutoEncoder:
+    """A 2-D AutoEncoder trained for one epoch on 4,000 real MNIST images (eval mode)."""
+    return train_small_autoencoder(2)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A headless Chromium (Debian's /usr/bin/chromium) driven by Playwright; skipped if absent."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install it with `apt-get install chromium` to run browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh browser page (closed after the test); browser console errors fail the test."""
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"

@@ -1,0 +1,256 @@
+"""Plot helpers: each returns a Figure with the expected axes and artists, honours ax=, never shows."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import PathCollection
+from matplotlib.image import AxesImage
+
+from ae_helpers import plotting as P
+from ae_helpers.latent import encode_all, principal_directions, reconstruct_all
+
+
+@pytest.fixture(autouse=True)
+def no_show(monkeypatch):
+    """Fail any test whose helper calls plt.show(); check rcParams stay untouched."""
+    def boom(*args, **kwargs):
+        raise AssertionError("plotting helpers must not call plt.show()")
+
+    monkeypatch.setattr(plt, "show", boom)
+    before = dict(matplotlib.rcParams)
+    yield
+    after = dict(matplotlib.rcParams)
+    assert {k for k in before if before[k] != after.get(k)} == set(), "a helper changed rcParams"
+    plt.close("all")
+
+
+def png_size(fig) -> int:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.tell()
+
+
+def only_image(ax) -> np.ndarray:
+    images = [a for a in ax.get_children() if isinstance(a, AxesImage)]
+    assert len(images) == 1
+    assert images[0].get_cmap().name == "gray_r" and images[0].get_clim() == (0, 1)
+    return np.asarray(images[0].get_array())
+
+
+def test_digit_montage_layout():
+    imgs = np.stack([np.full((28, 28), i / 10, np.float32) for i in range(7)])
+    m = P.digit_montage(imgs, ncols=3, gap=2)
+    assert m.shape == (3 * 30 - 2, 3 * 30 - 2)
+    assert m[0, 0] == 0.0 and m[0, 30] == pytest.approx(0.1) and m[60, 0] == pytest.approx(0.6)
+    assert m[60, 30] == 0.0, "empty cells stay blank"
+    assert m[28, 0] == pytest.approx(P._GAP_VALUE)
+
+
+def test_digit_grid(mnist_test_small):
+    x, y = mnist_test_small
+    fig = P.plot_digit_grid(x[:20], y[:20], ncols=10, title="digits")
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1
+    arr = only_image(ax)
+    assert arr.shape == (2 * 30 - 2, 10 * 30 - 2)
+    np.testing.assert_array_equal(arr[:28, :28], x[0, 0].numpy())
+    assert [t.get_text() for t in ax.texts] == [str(int(v)) for v in y[:20]]
+    assert ax.get_title() == "digits"
+    assert png_size(fig) < 100_000
+    with pytest.raises(ValueError, match="labels"):
+        P.plot_digit_grid(x[:5], y[:4])
+    with pytest.raises(ValueError, match="784 pixels"):
+        P.plot_digit_grid(np.zeros((3, 10)))
+
+
+def test_helpers_draw_into_the_given_axes(trained_ae_2d, mnist_test_small):
+    x, y = mnist_test_small
+    z = encode_all(trained_ae_2d, x)
+    fig, axes = plt.subplots(2, 5, figsize=(12, 5))
+    calls = [
+        lambda ax: P.plot_digit_grid(x[:8], y[:8], ax=ax),
+        lambda ax: P.plot_reconstructions(x[:5], x[:5], ax=ax),
+        lambda ax: P.plot_latent_scatter(z, y, ax=ax),
+        lambda ax: P.plot_decoded_points(trained_ae_2d, [[0, 0], [1, 1]], ax=ax),
+        lambda ax: P.plot_manifold(trained_ae_2d, z, n=4, ax=ax),
+        lambda ax: P.plot_loss_curves([0.3, 0.2, 0.1], ax=ax),
+        lambda ax: P.plot_mse_vs_latent({2: 0.04, 5: 0.03}, {2: 0.05, 5: 0.045}, ax=ax),
+        lambda ax: P.plot_model_comparison(x[:4], {"a": x[:4]}, ax=ax),
+        lambda ax: P.plot_samples(trained_ae_2d, torch.zeros(4, 2), ax=ax),
+        lambda ax: P.plot_interpolation(trained_ae_2d, [0, 0], [1, 1], steps=3, ax=ax),
+    ]
+    for call, ax in zip(calls, axes.flat):
+        assert call(ax) is fig
+        assert ax.has_data(), f"nothing drawn on {ax}"
+    assert len(fig.axes) == 10, "no helper may add axes when given one"
+    tsne_fig, tsne_ax = plt.subplots()
+    assert P.plot_tsne(np.zeros((10, 2)), np.arange(10), ax=tsne_ax) is tsne_fig
+    sweep_fig, sweep_ax = plt.subplots()
+    assert P.plot_direction_sweep(trained_ae_2d, [0, 0], np.eye(2), [1, 1], ax=sweep_ax) is sweep_fig
+
+
+def test_new_figures_are_not_left_open_in_pyplot(mnist_test_small):
+    plt.close("all")
+    fig = P.plot_digit_grid(mnist_test_small[0][:3])
+    assert plt.get_fignums() == [], "a new figure must not be shown again by pyplot at the end of a cell"
+    assert len(fig.axes) == 1
+
+
+def test_reconstructions_two_rows(trained_ae_2d, mnist_test_small):
+    x = mnist_test_small[0][:8]
+    rec = reconstruct_all(trained_ae_2d, x)
+    fig = P.plot_reconstructions(x, rec, n=6)
+    ax = fig.axes[0]
+    arr = only_image(ax)
+    assert arr.shape == (2 * 30 - 2, 6 * 30 - 2)
+    np.testing.assert_array_equal(arr[:28, :28], x[0, 0].numpy())
+    np.testing.assert_allclose(arr[30:58, :28], rec[0, 0].numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["original", "reconstructed"]
+
+
+def test_latent_scatter_is_readable_with_60000_points():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 60000)
+    z = rng.normal(size=(60000, 2)) * 0.4 + np.stack([np.cos(y), np.sin(y)], 1) * 4
+    fig = P.plot_latent_scatter(z, y, points=[[0, 0], [4, 0]], point_names=["a", "b"], title="t")
+    ax = fig.axes[0]
+    main, marks = ax.collections
+    assert isinstance(main, PathCollection) and len(main.get_offsets()) == 60000
+    assert main.get_rasterized() and main.get_sizes()[0] <= 2 and 0 < main.get_alpha() < 1
+    colours = {tuple(c) for c in np.round(main.get_facecolors()[:, :3], 4)}
+    assert len(colours) == 10, "ten distinct colours"
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [str(i) for i in range(10)]
+    assert len(marks.get_offsets()) == 2 and [t.get_text() for t in ax.texts] == ["a", "b"]
+    assert png_size(fig) < 100_000
+    with pytest.raises(ValueError, match="2-D codes"):
+        P.plot_latent_scatter(np.zeros((5, 3)), np.zeros(5))
+
+
+def test_decoded_points_titles(trained_ae_2d):
+    pts = [[0.0, 0.0], [2.0, -1.0], [30.0, 30.0]]
+    fig = P.plot_decoded_points(trained_ae_2d, pts, ["clear", "border", "outside"])
+    ax = fig.axes[0]
+    arr = only_image(ax)
+    with torch.no_grad():
+        dec = trained_ae_2d.decode(torch.tensor(pts)).reshape(3, 28, 28).numpy()
+    np.testing.assert_allclose(arr[:, 60:88], dec[2], atol=1e-6)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["clear", "border", "outside"]
+    default = P.plot_decoded_points(trained_ae_2d, pts)
+    assert default.axes[0].get_xticklabels()[1].get_text() == "(2, -1)"
+
+
+def test_manifold_decodes_one_grid_over_the_data_range(trained_ae_2d, mnist_test_small, monkeypatch):
+    x, _ = mnist_test_small
+    z = encode_all(trained_ae_2d, x)
+    seen = []
+    original = type(trained_ae_2d).decode
+
+    def spy(self, codes):
+        seen.append(codes.detach().clone())
+        return original(self, codes)
+
+    monkeypatch.setattr(type(trained_ae_2d), "decode", spy)
+    fig = P.plot_manifold(trained_ae_2d, z, n=5)
+    assert len(seen) == 1 and seen[0].shape == (25, 2), "the grid is decoded in one batch"
+    lo, hi = np.percentile(z.numpy(), [1, 99], axis=0)
+    np.testing.assert_allclose(seen[0].min(0).values, lo, rtol=1e-5)
+    np.testing.assert_allclose(seen[0].max(0).values, hi, rtol=1e-5)
+    assert seen[0][0, 1] == seen[0].max(0).values[1], "top row is the largest z2"
+    assert only_image(fig.axes[0]).shape == (5 * 30 - 2, 5 * 30 - 2)
+    seen.clear()
+    P.plot_manifold(trained_ae_2d, x_range=(-1, 1), y_range=(0, 2), n=3)
+    assert seen[0][:, 0].tolist()[:3] == [-1.0, 0.0, 1.0] and seen[0][0, 1] == 2.0
+    seen.clear()
+    P.plot_manifold(trained_ae_2d, x_values=[-1, 1], y_values=[0, 1, 2])
+    assert seen[0].shape == (6, 2)
+    with pytest.raises(ValueError, match="needs codes"):
+        P.plot_manifold(trained_ae_2d)
+
+
+def test_loss_curves_accept_histories_dicts_and_lists():
+    h1 = SimpleNamespace(epoch_losses=[0.08, 0.05, 0.04], batch_losses=list(np.linspace(0.1, 0.04, 30)))
+    h2 = {"epoch_losses": [0.07, 0.03, 0.02], "batch_losses": [0.1] * 30}
+    fig = P.plot_loss_curves({"latent 2": h1, "latent 5": h2, "list": [0.09, 0.06, 0.05]})
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.07, 0.03, 0.02])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["latent 2", "latent 5", "list"]
+    fig_b = P.plot_loss_curves(h1, per="batch", logy=True)
+    line = fig_b.axes[0].lines[0]
+    assert len(line.get_xdata()) == 30 and line.get_xdata()[-1] == pytest.approx(3.0)
+    assert fig_b.axes[0].get_yscale() == "log" and fig_b.axes[0].get_legend() is None
+    with pytest.raises(TypeError, match="cannot read losses"):
+        P.plot_loss_curves({"bad": object()})
+    with pytest.raises(ValueError, match="per must be"):
+        P.plot_loss_curves(h1, per="step")
+
+
+def test_mse_vs_latent():
+    fig = P.plot_mse_vs_latent({2: 0.040, 5: 0.027, 50: 0.012}, {2: 0.056, 5: 0.045, 50: 0.012})
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and ax.get_xscale() == "log"
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [2, 5, 50])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.056, 0.045, 0.012])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["autoencoder", "PCA"]
+    assert len(P.plot_mse_vs_latent({2: 0.04}).axes[0].lines) == 1
+
+
+def test_model_comparison_rows(mnist_test_small):
+    x = mnist_test_small[0][:30]
+    fig = P.plot_model_comparison(x, {"latent 2": x * 0.5, "latent 50": x * 0.9}, n=25)
+    ax = fig.axes[0]
+    arr = only_image(ax)
+    assert arr.shape == (3 * 30 - 2, 25 * 30 - 2)
+    np.testing.assert_allclose(arr[30:58, :28], 0.5 * x[0, 0].numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["original", "latent 2", "latent 50"]
+    assert png_size(fig) < 100_000
+    with pytest.raises(ValueError, match="need 25"):
+        P.plot_model_comparison(x, {"short": x[:3]})
+
+
+def test_tsne_scatter_has_a_colour_bar():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 10000)
+    e = rng.normal(size=(10000, 2)) * 0.6 + 8 * np.stack([np.cos(y), np.sin(y)], 1)  # clusters, like a real t-SNE
+    fig = P.plot_tsne(e, y)
+    ax, cax = fig.axes
+    sc = ax.collections[0]
+    assert len(sc.get_offsets()) == 10000 and sc.get_rasterized()
+    assert [int(float(t.get_text().replace("\u2212", "-"))) for t in cax.get_yticklabels()] == list(range(10))
+    assert png_size(fig) < 100_000
+
+
+def test_samples_interpolation_and_direction_sweep(trained_ae_2d, mnist_test_small):
+    codes = torch.tensor([[0.0, 0.0], [1.0, 2.0], [-1.0, 0.5]])
+    fig = P.plot_samples(trained_ae_2d, codes, ncols=2)
+    arr = only_image(fig.axes[0])
+    with torch.no_grad():
+        dec = trained_ae_2d.decode(codes).reshape(3, 28, 28).numpy()
+    np.testing.assert_allclose(arr[30:58, :28], dec[2], atol=1e-6)
+
+    x = mnist_test_small[0]
+    za, zb = encode_all(trained_ae_2d, x[:2])
+    fig = P.plot_interpolation(trained_ae_2d, za, zb, steps=5, image_a=x[0], image_b=x[1])
+    ax = fig.axes[0]
+    arr = only_image(ax)
+    assert arr.shape == (28, 7 * 30 - 2)
+    np.testing.assert_array_equal(arr[:, :28], x[0, 0].numpy())
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == "A" and labels[-1] == "B" and labels[1] == "0.00" and labels[-2] == "1.00"
+
+    z = encode_all(trained_ae_2d, x)
+    mean, dirs, stds = principal_directions(z)
+    fig = P.plot_direction_sweep(trained_ae_2d, mean, dirs, stds, steps=5)
+    ax = fig.axes[0]
+    assert only_image(ax).shape == (2 * 30 - 2, 5 * 30 - 2)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["direction 1", "direction 2"]
+    assert ax.get_xticklabels()[2].get_text() == "+0.0σ"
