@@ -15,7 +15,17 @@ from .data import (
     time_batches,
     torchvision_loader,
 )
+from .cache import CACHE_FORMAT_VERSION, load_or_train, trained_autoencoder
 from .models import AutoEncoder
+from .training import (
+    History,
+    TrainingDiverged,
+    evaluate_mse,
+    fit,
+    per_digit_mse,
+    pick_device,
+    seed_everything,
+)
 from .paths import cache_dir, data_dir
 
 __all__ = [
@@ -28,6 +38,16 @@ __all__ = [
     "time_batches",
     "torchvision_loader",
     "AutoEncoder",
+    "CACHE_FORMAT_VERSION",
+    "load_or_train",
+    "trained_autoencoder",
+    "History",
+    "TrainingDiverged",
+    "evaluate_mse",
+    "fit",
+    "per_digit_mse",
+    "pick_device",
+    "seed_everything",
     "cache_dir",
     "data_dir",
 ]

@@ -1,0 +1,254 @@
+"""A cache of trained models, so that a chapter reuses what another chapter trained.
+
+``trained_autoencoder(latent_dim)`` returns a trained :class:`~ae_helpers.models.AutoEncoder`
+and its :class:`~ae_helpers.training.History`: loaded from the cache when a matching entry
+exists, otherwise trained with the book's recipe and stored. Other kinds of model (a VAE, a
+classifier) use the general :func:`load_or_train` the same way.
+
+An entry is one file ``<kind>-<key>.pt`` in :func:`ae_helpers.paths.cache_dir` holding plain
+tensors, dicts, lists and numbers only: the state dict, the configuration and the history.
+The key is a hash of everything that changes the result: the kind, the configuration
+(architecture, recipe, seed), the digests of the MNIST files and :data:`CACHE_FORMAT_VERSION`.
+Entries are written atomically (a temporary file, then a rename) and read with
+``torch.load(..., weights_only=True)``; an entry that cannot be read or does not match its
+configuration is reported with a warning, deleted and retrained, never used.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from .data import MNIST_SHA256, load_mnist
+from .models import AutoEncoder
+from .paths import cache_dir
+from .training import History, fit, seed_everything
+
+__all__ = [
+    "CACHE_FORMAT_VERSION",
+    "autoencoder_config",
+    "cache_key",
+    "cache_path",
+    "load_or_train",
+    "mnist_digest",
+    "trained_autoencoder",
+]
+
+#: Bump when the layout of an entry or the training code changes what an entry means.
+CACHE_FORMAT_VERSION = 1
+
+
+def mnist_digest() -> str:
+    """One SHA-256 over the digests of the four MNIST files (which ``load_mnist`` verifies)."""
+    joined = ";".join(f"{name}={MNIST_SHA256[name]}" for name in sorted(MNIST_SHA256))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _normalise(config: dict) -> dict:
+    """The configuration as plain JSON data (tuples become lists); ``TypeError`` if it is not."""
+    try:
+        return json.loads(json.dumps(config, sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"a cache configuration must be plain JSON data (dicts, lists, str, "
+                        f"int, float, bool): {exc}") from exc
+
+
+def cache_key(kind: str, config: dict) -> str:
+    """The hex key of an entry: a hash of kind, configuration, data digests and format version."""
+    blob = json.dumps({"kind": kind, "config": _normalise(config), "data": mnist_digest(),
+                       "format": CACHE_FORMAT_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _folder(cache: str | os.PathLike | None) -> Path:
+    return Path(cache) if cache is not None else cache_dir()
+
+
+def cache_path(kind: str, config: dict, cache: str | os.PathLike | None = None) -> Path:
+    """Where the entry for ``kind`` and ``config`` lives (it may not exist yet)."""
+    if not kind or not all(c.isalnum() or c in "-_" for c in kind):
+        raise ValueError(f"kind must be a short name of letters, digits, '-' or '_', got {kind!r}")
+    return _folder(cache) / f"{kind}-{cache_key(kind, config)}.pt"
+
+
+# --------------------------------------------------------------------------- entries
+
+
+class _BadEntry(Exception):
+    """An entry that must not be used; the message says why."""
+
+
+def _read_entry(path: Path, kind: str, config: dict, build: Callable[[dict], nn.Module]):
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unreadable file: truncated, not a zip, unsafe pickle, ...
+        raise _BadEntry(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from exc
+    if not isinstance(payload, dict):
+        raise _BadEntry(f"not a cache entry (a {type(payload).__name__}, expected a dict)")
+    expected_keys = {"format", "kind", "config", "state_dict", "history"}
+    if set(payload) != expected_keys:
+        raise _BadEntry(f"not a cache entry (fields {sorted(payload)})")
+    if payload["format"] != CACHE_FORMAT_VERSION:
+        raise _BadEntry(f"stale (format {payload['format']!r}, expected {CACHE_FORMAT_VERSION})")
+    if payload["kind"] != kind:
+        raise _BadEntry(f"stale (kind {payload['kind']!r}, expected {kind!r})")
+    if payload["config"] != config:
+        raise _BadEntry(f"stale (configuration {payload['config']!r} differs from {config!r})")
+    state = payload["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _BadEntry("damaged (the state dict is not a dict of tensors)")
+    model = build(copy.deepcopy(config))
+    wanted = model.state_dict()
+    if set(state) != set(wanted):
+        raise _BadEntry(f"stale (state dict keys {sorted(state)} differ from the model's {sorted(wanted)})")
+    for name, tensor in wanted.items():
+        if state[name].shape != tensor.shape or state[name].dtype != tensor.dtype:
+            raise _BadEntry(f"stale ({name}: stored {tuple(state[name].shape)} {state[name].dtype}, "
+                            f"model has {tuple(tensor.shape)} {tensor.dtype})")
+        if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
+            raise _BadEntry(f"damaged ({name} holds NaN or infinite values)")
+    model.load_state_dict(state, strict=True)
+    try:
+        history = History.from_dict(payload["history"], source="cache")
+    except ValueError as exc:
+        raise _BadEntry(f"damaged (history: {exc})") from exc
+    return model, history
+
+
+def _write_entry(path: Path, kind: str, config: dict, model: nn.Module, history: History) -> None:
+    """Save atomically: a temporary file in the same folder, then ``os.replace``."""
+    payload = {
+        "format": CACHE_FORMAT_VERSION,
+        "kind": kind,
+        "config": config,
+        "state_dict": {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()},
+        "history": history.to_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an entry is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_or_train(
+    kind: str,
+    config: dict,
+    build: Callable[[dict], nn.Module],
+    train: Callable[[nn.Module], History],
+    *,
+    cache: str | os.PathLike | None = None,
+) -> tuple[nn.Module, History]:
+    """Return ``(model, history)`` for ``kind`` and ``config``: from the cache, or trained.
+
+    Args:
+        kind: a short name of the kind of model (``"autoencoder"``, ``"vae"``, ...).
+        config: plain JSON data describing everything that changes the result: architecture,
+            recipe and an integer ``"seed"``.
+        build: ``build(config) -> model``, a fresh untrained model.
+        train: ``train(model) -> History``, trains it in place (for example with
+            :func:`~ae_helpers.training.fit`).
+        cache: the folder (default :func:`ae_helpers.paths.cache_dir`).
+
+    On a miss, :func:`~ae_helpers.training.seed_everything` is called with ``config["seed"]``
+    before ``build``, so the initial weights, and with them the result, are reproducible.
+    The model comes back on the CPU in eval mode; ``history.source`` says ``"cache"`` or
+    ``"trained"``.
+    """
+    config = _normalise(config)
+    seed = config.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"config needs an integer 'seed' (it decides the result), got {seed!r}")
+    path = cache_path(kind, config, cache)
+    if path.exists():
+        try:
+            model, history = _read_entry(path, kind, config, build)
+            return model.to("cpu").eval(), history
+        except _BadEntry as exc:
+            warnings.warn(f"model cache entry {path} is {exc}; deleting it and training again",
+                          RuntimeWarning, stacklevel=2)
+            path.unlink(missing_ok=True)
+    seed_everything(seed)
+    model = build(copy.deepcopy(config))
+    history = train(model)
+    if not isinstance(history, History):
+        raise TypeError(f"train must return a History, got {type(history).__name__}")
+    model.to("cpu").eval()
+    history.source = "trained"
+    _write_entry(path, kind, config, model, history)
+    return model, history
+
+
+# --------------------------------------------------------------------------- autoencoders
+
+
+@lru_cache(maxsize=1)
+def _mnist() -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and test images, read once per process (``fit`` never changes them)."""
+    return load_mnist("train")[0], load_mnist("test")[0]
+
+
+def autoencoder_config(latent_dim: int, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.005,
+                       seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
+    """The cache configuration of an :class:`~ae_helpers.models.AutoEncoder` trained on MNIST."""
+    return {
+        "model": AutoEncoder(latent_dim=latent_dim, hidden=hidden).config(),
+        "recipe": {"data": "mnist-train", "test": "mnist-test", "loss": "mse", "optimizer": "adam",
+                   "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "shuffle": True},
+        "seed": int(seed),
+    }
+
+
+def trained_autoencoder(
+    latent_dim: int,
+    *,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 0.005,
+    seed: int = 42,
+    hidden: Sequence[int] = (128, 64),
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
+) -> tuple[AutoEncoder, History]:
+    """An autoencoder trained on MNIST with the book's recipe, and its history.
+
+    Loaded from the cache when this configuration was trained before, otherwise trained (on the
+    CPU, with a progress bar unless ``progress=False``, test MSE measured after every epoch)
+    and stored. The model is on the CPU, in eval mode.
+
+    >>> model, history = trained_autoencoder(2)          # doctest: +SKIP
+    >>> history.source, round(history.test_mse[-1], 3)   # doctest: +SKIP
+    ('cache', 0.04)
+    """
+    config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                hidden=hidden)
+
+    def build(cfg: dict) -> AutoEncoder:
+        return AutoEncoder(**cfg["model"])
+
+    def train(model: nn.Module) -> History:
+        train_images, test_images = _mnist()
+        recipe = config["recipe"]
+        return fit(model, train_images, test_images=test_images, epochs=recipe["epochs"],
+                   batch_size=recipe["batch_size"], lr=recipe["lr"], seed=config["seed"],
+                   progress=progress, desc=f"autoencoder, latent {latent_dim}")
+
+    model, history = load_or_train("autoencoder", config, build, train, cache=cache)
+    return model, history  # type: ignore[return-value]

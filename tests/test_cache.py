@@ -1,0 +1,241 @@
+"""The model cache: hit, miss, corrupt and stale entries, and atomic saves."""
+
+import os
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from ae_helpers import cache as cache_mod
+from ae_helpers.cache import (
+    CACHE_FORMAT_VERSION,
+    autoencoder_config,
+    cache_key,
+    cache_path,
+    load_or_train,
+    trained_autoencoder,
+)
+from ae_helpers.models import AutoEncoder
+from ae_helpers.training import History, fit
+
+
+@pytest.fixture(autouse=True)
+def cache_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("AE_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def tiny(mnist_train_small):
+    """A tiny training problem through load_or_train; counts how often it trains."""
+    images = mnist_train_small[0][:512]
+    calls = {"train": 0}
+    config = {"model": {"latent_dim": 3, "hidden": [16, 8]}, "recipe": {"epochs": 1, "lr": 0.005}, "seed": 3}
+
+    def build(cfg):
+        return AutoEncoder(latent_dim=cfg["model"]["latent_dim"], hidden=cfg["model"]["hidden"])
+
+    def train(model):
+        calls["train"] += 1
+        return fit(model, images, epochs=1, progress=False)
+
+    def run(cfg=config):
+        return load_or_train("tiny-ae", cfg, build, train)
+
+    run.calls, run.config = calls, config
+    return run
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_miss_then_hit_gives_the_same_model(tiny, cache_folder):
+    model, history = tiny()
+    assert tiny.calls["train"] == 1 and history.source == "trained"
+    path = cache_path("tiny-ae", tiny.config)
+    assert path.parent == cache_folder and _files(cache_folder) == [path.name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a hit warns about nothing
+        again, cached = tiny()
+    assert tiny.calls["train"] == 1 and cached.source == "cache"
+    assert cached == history  # the stored history comes back
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name
+    assert not again.training and next(again.parameters()).device.type == "cpu"
+    assert not model.training
+
+
+def test_entry_holds_plain_data_only(tiny):
+    tiny()
+    payload = torch.load(cache_path("tiny-ae", tiny.config), weights_only=True)
+    assert set(payload) == {"format", "kind", "config", "state_dict", "history"}
+    assert payload["format"] == CACHE_FORMAT_VERSION and payload["kind"] == "tiny-ae"
+    assert payload["config"] == tiny.config
+    assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
+
+
+def test_training_is_reproducible_through_the_cache(tiny, cache_folder):
+    first, _ = tiny()
+    cache_path("tiny-ae", tiny.config).unlink()
+    second, history = tiny()
+    assert tiny.calls["train"] == 2 and history.source == "trained"
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, second.state_dict()[name]), name
+
+
+def test_key_covers_kind_config_seed_and_format(tiny, monkeypatch):
+    base = tiny.config
+    key = cache_key("tiny-ae", base)
+    assert cache_key("tiny-ae", dict(base)) == key
+    assert cache_key("other", base) != key
+    assert cache_key("tiny-ae", {**base, "seed": 4}) != key
+    assert cache_key("tiny-ae", {**base, "recipe": {"epochs": 2, "lr": 0.005}}) != key
+    assert cache_key("tiny-ae", {**base, "model": {"latent_dim": 3, "hidden": [16, 9]}}) != key
+    # tuples and lists describe the same configuration
+    assert cache_key("tiny-ae", {**base, "model": {"latent_dim": 3, "hidden": (16, 8)}}) == key
+    monkeypatch.setattr(cache_mod, "CACHE_FORMAT_VERSION", CACHE_FORMAT_VERSION + 1)
+    assert cache_key("tiny-ae", base) != key
+    monkeypatch.setattr(cache_mod, "CACHE_FORMAT_VERSION", CACHE_FORMAT_VERSION)
+    assert cache_key("tiny-ae", base) == key
+    monkeypatch.setitem(cache_mod.MNIST_SHA256, "t10k-labels-idx1-ubyte", "0" * 64)
+    assert cache_key("tiny-ae", base) != key
+
+
+def test_a_different_config_is_a_miss(tiny):
+    tiny()
+    other = {**tiny.config, "seed": 4}
+    _, history = tiny(other)
+    assert tiny.calls["train"] == 2 and history.source == "trained"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_entry_is_reported_deleted_and_retrained(tiny, cache_folder, damage):
+    model, _ = tiny()
+    path = cache_path("tiny-ae", tiny.config)
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a model" * 50, "empty": b""}[damage])
+    with pytest.warns(RuntimeWarning, match=rf"{path.name}.*unreadable.*deleting it and training again"):
+        again, history = tiny()
+    assert tiny.calls["train"] == 2 and history.source == "trained"
+    assert torch.equal(again.state_dict()["encoder.0.weight"], model.state_dict()["encoder.0.weight"])
+    assert _files(cache_folder) == [path.name]  # rewritten, and healthy again
+    _, history = tiny()
+    assert history.source == "cache"
+
+
+def _rewrite(path, **changes):
+    payload = torch.load(path, weights_only=True)
+    payload.update(changes)
+    torch.save(payload, path)
+
+
+def test_stale_config_in_entry_is_not_used(tiny):
+    tiny()
+    path = cache_path("tiny-ae", tiny.config)
+    _rewrite(path, config={**tiny.config, "seed": 99})
+    with pytest.warns(RuntimeWarning, match="stale.*configuration"):
+        _, history = tiny()
+    assert history.source == "trained" and tiny.calls["train"] == 2
+
+
+def test_stale_format_version_is_not_used(tiny):
+    tiny()
+    _rewrite(cache_path("tiny-ae", tiny.config), format=CACHE_FORMAT_VERSION - 1)
+    with pytest.warns(RuntimeWarning, match="stale.*format"):
+        _, history = tiny()
+    assert history.source == "trained"
+
+
+def test_state_dict_that_does_not_fit_the_model_is_not_used(tiny):
+    tiny()
+    path = cache_path("tiny-ae", tiny.config)
+    state = torch.load(path, weights_only=True)["state_dict"]
+    state["encoder.0.weight"] = torch.zeros(17, 784)
+    _rewrite(path, state_dict=state)
+    with pytest.warns(RuntimeWarning, match=r"stale.*encoder\.0\.weight.*\(17, 784\)"):
+        _, history = tiny()
+    assert history.source == "trained"
+    del state["encoder.0.weight"]
+    _rewrite(path, state_dict=state)
+    with pytest.warns(RuntimeWarning, match="stale.*keys"):
+        tiny()
+
+
+def test_nan_weights_and_broken_history_are_not_used(tiny):
+    tiny()
+    path = cache_path("tiny-ae", tiny.config)
+    payload = torch.load(path, weights_only=True)
+    state = dict(payload["state_dict"])
+    state["decoder.0.bias"] = torch.full_like(state["decoder.0.bias"], float("nan"))
+    _rewrite(path, state_dict=state)
+    with pytest.warns(RuntimeWarning, match="damaged.*NaN"):
+        tiny()
+    _rewrite(path, history={"epoch_losses": [1.0]})
+    with pytest.warns(RuntimeWarning, match="damaged.*history"):
+        _, history = tiny()
+    assert history.source == "trained" and tiny.calls["train"] == 3
+
+
+def test_unsafe_pickle_is_refused(tiny):
+    tiny()
+    path = cache_path("tiny-ae", tiny.config)
+    torch.save({"format": CACHE_FORMAT_VERSION, "object": nn.Linear(2, 2)}, path)  # needs full unpickling
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        _, history = tiny()
+    assert history.source == "trained"
+
+
+def test_interrupted_save_leaves_nothing_behind(tiny, cache_folder, monkeypatch):
+    real_save = torch.save
+
+    def save_half_then_fail(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        f.truncate(100)  # a half-written file on disk...
+        raise KeyboardInterrupt  # ...then the reader presses stop
+
+    monkeypatch.setattr(torch, "save", save_half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        tiny()
+    assert _files(cache_folder) == []  # no entry, no temporary file
+    monkeypatch.setattr(torch, "save", real_save)
+
+    def failing_replace(src, dst):
+        raise OSError("disk full")
+
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        tiny()
+    assert _files(cache_folder) == []
+    monkeypatch.setattr(os, "replace", real_replace)
+    _, history = tiny()  # and the next call trains and stores normally
+    assert history.source == "trained" and len(_files(cache_folder)) == 1
+
+
+def test_config_must_be_plain_and_seeded(tiny):
+    with pytest.raises(ValueError, match="integer 'seed'"):
+        tiny({"model": {}})
+    with pytest.raises(TypeError, match="plain JSON"):
+        tiny({"seed": 1, "model": object()})
+    with pytest.raises(ValueError, match="kind"):
+        cache_path("../escape", {"seed": 1})
+
+
+def test_trained_autoencoder_uses_the_recipe(monkeypatch, mnist_train_small, mnist_test_small, cache_folder):
+    # a small stand-in for the full data set keeps the test fast; the path through the cache is the real one
+    monkeypatch.setattr(cache_mod, "_mnist", lambda: (mnist_train_small[0][:1024], mnist_test_small[0][:200]))
+    model, history = trained_autoencoder(4, epochs=2, hidden=(32, 16), progress=False)
+    assert isinstance(model, AutoEncoder) and model.latent_dim == 4 and model.hidden == (32, 16)
+    assert history.batches_per_epoch == 4 and len(history.test_mse) == 2 and history.source == "trained"
+    assert not model.training
+    again, cached = trained_autoencoder(4, epochs=2, hidden=(32, 16), progress=False)
+    assert cached.source == "cache" and cached == history
+    assert torch.equal(again.decoder[-2].weight, model.decoder[-2].weight)
+    config = autoencoder_config(4, epochs=2, hidden=(32, 16))
+    assert config["recipe"]["lr"] == 0.005 and config["recipe"]["batch_size"] == 256 and config["seed"] == 42
+    assert _files(cache_folder) == [cache_path("autoencoder", config).name]
+    _, other = trained_autoencoder(4, epochs=2, hidden=(32, 16), seed=1, progress=False)
+    assert other.source == "trained"

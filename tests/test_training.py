@@ -1,0 +1,251 @@
+"""fit, History, seeding, devices and the evaluation helpers, on small slices of real MNIST."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ae_helpers.models import AutoEncoder
+from ae_helpers.training import (
+    History,
+    TrainingDiverged,
+    evaluate_loss,
+    evaluate_mse,
+    fit,
+    per_digit_mse,
+    pick_device,
+    reconstruction_loss,
+    seed_everything,
+)
+
+
+@pytest.fixture(scope="module")
+def small(mnist_train_small):
+    """1,000 real training images and labels."""
+    return mnist_train_small[0][:1000], mnist_train_small[1][:1000]
+
+
+def _trained(images, *, seed=42, epochs=2, **kw):
+    seed_everything(seed)
+    model = AutoEncoder(latent_dim=5)
+    history = fit(model, images, epochs=epochs, seed=seed, progress=False, **kw)
+    return model, history
+
+
+def test_history_fields_and_loss_goes_down(small, mnist_test_small):
+    images, _ = small
+    test_images = mnist_test_small[0][:300]
+    model, history = _trained(images, epochs=3, batch_size=128, test_images=test_images)
+    assert history.batches_per_epoch == 8  # ceil(1000 / 128)
+    assert len(history.batch_losses) == 3 * 8
+    assert len(history.epoch_losses) == len(history.test_losses) == len(history.test_mse) == 3
+    assert len(history.epoch_seconds) == 3 and all(s > 0 for s in history.epoch_seconds)
+    assert history.wall_seconds >= sum(history.epoch_seconds)
+    assert history.source == "trained"
+    # the epoch loss is the size-weighted mean of its batch losses (last batch holds 104)
+    sizes = [128] * 7 + [104]
+    first = sum(v * s for v, s in zip(history.batch_losses[:8], sizes)) / 1000
+    assert history.epoch_losses[0] == pytest.approx(first)
+    # training lowers the loss, on the training data and on unseen test images
+    assert history.epoch_losses[-1] < 0.8 * history.epoch_losses[0]
+    assert history.test_mse[-1] < history.test_mse[0]
+    assert history.test_mse[-1] == pytest.approx(evaluate_mse(model, test_images), rel=1e-6)
+    assert history.test_losses[-1] == pytest.approx(history.test_mse[-1], rel=1e-5)
+    assert not model.training  # fit leaves the model ready for use
+
+
+def test_untrained_model_is_worse_than_trained(small, mnist_test_small):
+    test_images = mnist_test_small[0][:300]
+    seed_everything(42)
+    untrained = evaluate_mse(AutoEncoder(latent_dim=5), test_images)
+    model, _ = _trained(small[0], epochs=2)
+    assert evaluate_mse(model, test_images) < 0.5 * untrained
+
+
+def test_two_seeded_runs_are_bit_identical(small):
+    a, ha = _trained(small[0], epochs=2)
+    b, hb = _trained(small[0], epochs=2)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert ha.batch_losses == hb.batch_losses
+    c, _ = _trained(small[0], epochs=2, seed=43)
+    assert not torch.equal(a.state_dict()["encoder.0.weight"], c.state_dict()["encoder.0.weight"])
+
+
+def test_shuffling_changes_with_the_fit_seed_only(small):
+    seed_everything(0)
+    m1 = AutoEncoder(latent_dim=5)
+    m2 = AutoEncoder(latent_dim=5)
+    m2.load_state_dict(m1.state_dict())
+    h1 = fit(m1, small[0], epochs=1, seed=1, progress=False)
+    h2 = fit(m2, small[0], epochs=1, seed=2, progress=False)
+    assert h1.batch_losses[0] != h2.batch_losses[0]  # different batches from the same weights
+
+
+def test_fit_does_not_touch_the_global_random_state(small):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    fit(AutoEncoder(latent_dim=2), small[0][:300], epochs=1, progress=False)
+    # weights were drawn before; fit's shuffling uses its own generator
+    torch.manual_seed(5)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_huge_learning_rate_stops_with_a_clear_error(small):
+    seed_everything(0)
+    model = AutoEncoder(latent_dim=5)
+
+    def exploding(model, xb, yb):
+        return F.mse_loss(model(xb), xb) * 1e39  # overflows float32 to inf
+
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1 of 4.*learning rate.*lr=1"):
+        fit(model, small[0], epochs=2, progress=False, loss_fn=exploding, lr=10.0)
+
+
+def test_nan_in_the_data_stops_naming_epoch_and_batch(small):
+    images = small[0][:600].clone().reshape(600, -1)
+    seed_everything(0)
+    model = AutoEncoder(latent_dim=5)
+    # batch_size 600: one batch per epoch; a NaN anywhere shows up in it
+    images[123, 45] = float("nan")
+    with pytest.raises(TrainingDiverged, match="epoch 1, batch 1 of 1"):
+        fit(model, images, epochs=3, batch_size=600, progress=False)
+
+
+def test_divergence_later_in_training_names_the_right_batch(small):
+    seed_everything(0)
+    model = AutoEncoder(latent_dim=5)
+    calls = {"n": 0}
+
+    def nan_on_call_7(model, xb, yb):
+        calls["n"] += 1
+        loss = F.mse_loss(model(xb), xb)
+        return loss * float("nan") if calls["n"] == 7 else loss
+
+    with pytest.raises(TrainingDiverged, match="epoch 2, batch 3 of 4"):
+        fit(model, small[0], epochs=3, progress=False, loss_fn=nan_on_call_7)
+
+
+def test_custom_loss_with_targets_trains_a_classifier(small):
+    images, labels = small
+    seed_everything(0)
+    classifier = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+
+    def cross_entropy(model, xb, yb):
+        return F.cross_entropy(model(xb), yb)
+
+    history = fit(classifier, images, train_targets=labels, test_images=images[:200],
+                  test_targets=labels[:200], epochs=3, loss_fn=cross_entropy, progress=False)
+    assert history.test_mse == []  # targets given: not a reconstruction task
+    assert len(history.test_losses) == 3
+    assert history.test_losses[-1] < history.test_losses[0]
+    accuracy = (classifier(images[:200].reshape(200, -1)).argmax(1) == labels[:200]).float().mean()
+    assert accuracy > 0.7
+
+
+def test_mismatched_targets_and_bad_arguments_are_refused(small):
+    model = AutoEncoder(latent_dim=2)
+    with pytest.raises(ValueError, match="1000 images but targets 5"):
+        fit(model, small[0], train_targets=small[1][:5], progress=False)
+    with pytest.raises(ValueError, match="lr > 0"):
+        fit(model, small[0], lr=0, progress=False)
+    with pytest.raises(ValueError, match="at least one image"):
+        fit(model, small[0][:0], progress=False)
+
+
+def test_history_round_trips_through_json(small):
+    _, history = _trained(small[0][:300], epochs=2)
+    again = History.from_dict(json.loads(json.dumps(history.to_dict())))
+    assert again == history
+    assert "source" not in history.to_dict()
+    assert History.from_dict(history.to_dict(), source="cache").source == "cache"
+    assert again.seconds_per_epoch == pytest.approx(sum(history.epoch_seconds) / 2)  # median of two
+    broken = history.to_dict()
+    broken["epoch_losses"] = ["x"]
+    with pytest.raises(ValueError, match="epoch_losses"):
+        History.from_dict(broken)
+    with pytest.raises(ValueError, match="missing"):
+        History.from_dict({"batch_losses": []})
+    assert math.isnan(History().seconds_per_epoch)
+
+
+def test_evaluate_mse_matches_a_direct_computation_and_restores_mode(trained_ae_2d, mnist_test_small):
+    images = mnist_test_small[0][:500]
+    model = trained_ae_2d
+    with torch.no_grad():
+        direct = F.mse_loss(model(images), images).item()
+    model.train()
+    try:
+        got = evaluate_mse(model, images, batch_size=64)  # uneven last batch
+        assert model.training  # previous mode restored
+    finally:
+        model.eval()
+    assert got == pytest.approx(direct, rel=1e-5)
+    assert evaluate_loss(model, images, batch_size=64) == pytest.approx(direct, rel=1e-5)
+    assert not model.training
+
+
+def test_per_digit_mse(trained_ae_2d, mnist_test_small):
+    images, labels = mnist_test_small[0][:500], mnist_test_small[1][:500]
+    per_digit = per_digit_mse(trained_ae_2d, images, labels, batch_size=77)
+    assert per_digit.shape == (10,)
+    with torch.no_grad():
+        errors = (trained_ae_2d(images) - images).pow(2).mean(dim=(1, 2, 3))
+    for digit in range(10):
+        assert per_digit[digit] == pytest.approx(errors[labels == digit].mean().item(), rel=1e-5)
+    # weighted by counts, the digits give back the overall MSE
+    counts = torch.bincount(labels, minlength=10).float()
+    overall = (per_digit * counts).sum() / counts.sum()
+    assert overall.item() == pytest.approx(evaluate_mse(trained_ae_2d, images), rel=1e-5)
+    only_ones = per_digit_mse(trained_ae_2d, images[labels == 1], labels[labels == 1])
+    assert not torch.isnan(only_ones[1]) and torch.isnan(only_ones[0])
+    with pytest.raises(ValueError, match="500 images but 3 labels"):
+        per_digit_mse(trained_ae_2d, images, labels[:3])
+
+
+def test_reconstruction_loss_uses_targets_when_given(trained_ae_2d, mnist_test_small):
+    x = mnist_test_small[0][:50].reshape(50, -1)
+    with torch.no_grad():
+        assert reconstruction_loss(trained_ae_2d, x, None) == F.mse_loss(trained_ae_2d(x), x)
+        zeros = torch.zeros_like(x)
+        assert reconstruction_loss(trained_ae_2d, x, zeros) == F.mse_loss(trained_ae_2d(x), zeros)
+
+
+def test_pick_device():
+    assert pick_device() == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto").type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        assert pick_device("auto").type != "cuda"
+        with pytest.raises(RuntimeError, match="CUDA is not available.*device='cpu'"):
+            pick_device("cuda")
+    if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        with pytest.raises(RuntimeError, match="MPS is not available"):
+            pick_device("mps")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        pick_device("tpu")
+
+
+def test_seed_everything_seeds_all_generators():
+    import random
+
+    import numpy as np
+
+    seed_everything(7)
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    seed_everything(7)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+    with pytest.raises(TypeError, match="integer"):
+        seed_everything(1.5)
+
+
+def test_progress_bar_shows_on_stderr(small, capsys):
+    seed_everything(0)
+    fit(AutoEncoder(latent_dim=2), small[0][:300], epochs=2, progress=True, desc="tiny run")
+    captured = capsys.readouterr()
+    assert "tiny run" in captured.err and captured.out == ""
+    fit(AutoEncoder(latent_dim=2), small[0][:300], epochs=1, progress=False)
+    assert capsys.readouterr().err == ""
