@@ -1,5 +1,6 @@
 # Every target sets up what it needs first and is safe to run again.
-#   make book   build the rendered book into _build/html
+#   make book   build the rendered book into _build/html (offline: see `make vendor`)
+#   make vendor MathJax, require.js and the widget manager for the book, from npm (package.json)
 #   make test   unit tests, the chapters through nbval, and the browser test
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
@@ -10,7 +11,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install data book test lab bench clean distclean
+NPM := $(shell command -v npm 2>/dev/null)
+VENDOR_STAMP := node_modules/.vendor-stamp
+BOOK_STAMP := _build/.html-build-ok
+
+.PHONY: install data vendor book test lab bench clean distclean
 
 install: $(STAMP) data
 
@@ -24,10 +29,22 @@ $(STAMP): requirements/lock.txt pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -m ae_helpers fetch
 
-book: install
-	$(BIN)/jupyter-book build . -n -W --keep-going
+# The browser scripts the built book serves itself (book/_ext/offline_assets.py copies them into
+# _build/html/_vendor/), installed exactly as package-lock.json pins them. With no npm, or when
+# the install fails, the build falls back to CDNs and says so in one line.
+vendor: $(if $(NPM),$(VENDOR_STAMP))
+	@:
 
-test: install
+$(VENDOR_STAMP): package.json package-lock.json
+	@if npm ci --no-audit --no-fund --ignore-scripts --loglevel=error; then touch $@; \
+	else echo "make vendor: npm ci failed; the book will load MathJax and the widget scripts from CDNs"; fi
+
+book: install vendor
+	$(BIN)/jupyter-book build . -n -W --keep-going
+	@touch $(BOOK_STAMP)
+
+# tests/test_book_browser.py builds the book itself when _build/html is older than its sources.
+test: install vendor
 	$(BIN)/python -m pytest --nbval
 
 lab: install
@@ -40,4 +57,4 @@ clean:
 	rm -rf _build
 
 distclean: clean
-	rm -rf $(VENV) data cache
+	rm -rf $(VENV) data cache node_modules

@@ -1,0 +1,248 @@
+"""Serve MathJax, require.js and the ipywidgets embed manager from the built book itself.
+
+Jupyter Book 1.x pages load MathJax (``mathjax_path``) and, on pages with widget state,
+require.js and ``@jupyter-widgets/html-manager`` (myst-nb's ``nb_ipywidgets_js``) from CDNs,
+so they break with no network. ``make vendor`` installs the versions pinned in
+``package.json`` into ``node_modules/`` with npm; this extension copies the files a page
+needs into ``<outdir>/_vendor/<package>/`` and points both settings there. Without those
+packages the build still succeeds, loads the same pinned versions from a CDN and says so in
+one line.
+
+The copies go to ``_vendor/``, never to a source ``_static/`` folder: Jupyter Book adds every
+.js/.css file found under ``_static/`` to every page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.util import logging
+
+__all__ = ["Asset", "ASSETS", "STAMP_NAME", "VENDOR_DIR", "resolve_assets", "setup"]
+
+logger = logging.getLogger(__name__)
+
+#: Folder of the built site that holds the vendored files.
+VENDOR_DIR = "_vendor"
+#: File in ``<outdir>/_vendor/`` recording how the last build loaded its scripts.
+STAMP_NAME = "assets.json"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One npm package: what to copy out of it, the script a page loads, its CDN address."""
+
+    package: str
+    copy: tuple[str, ...]
+    entry: str
+    cdn: str  # format string with {version}
+
+
+ASSETS: tuple[Asset, ...] = (
+    Asset(
+        package="mathjax",
+        # The combined TeX/MathML + CommonHTML file, plus what it loads on demand: TeX
+        # extensions (autoload), the woff fonts, the context menu and accessibility parts.
+        copy=(
+            "es5/tex-mml-chtml.js",
+            "es5/input",
+            "es5/output",
+            "es5/ui",
+            "es5/a11y",
+            "es5/adaptors",
+            "es5/sre",
+        ),
+        entry="es5/tex-mml-chtml.js",
+        cdn="https://cdn.jsdelivr.net/npm/mathjax@{version}/es5/tex-mml-chtml.js",
+    ),
+    Asset(
+        package="requirejs",
+        copy=("require.js",),
+        entry="require.js",
+        cdn="https://cdn.jsdelivr.net/npm/requirejs@{version}/require.js",
+    ),
+    Asset(
+        package="@jupyter-widgets/html-manager",
+        # The bundle and the Font Awesome files its CSS refers to (widget icons).
+        copy=("dist/embed-amd.js", "dist/*.woff2", "dist/*.woff", "dist/*.ttf", "dist/*.eot",
+              "dist/*.svg"),
+        entry="dist/embed-amd.js",
+        cdn="https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@{version}/dist/embed-amd.js",
+    ),
+)
+
+
+def _pinned_versions(root: Path) -> dict[str, str]:
+    """Exact versions that ``package.json`` pins, by package name."""
+    manifest = root / "package.json"
+    try:
+        deps = json.loads(manifest.read_text(encoding="utf-8"))["dependencies"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise RuntimeError(f"cannot read the pinned browser assets from {manifest}: {exc}") from exc
+    return {asset.package: str(deps[asset.package]) for asset in ASSETS}
+
+
+def _installed_version(root: Path, package: str) -> str | None:
+    try:
+        meta = json.loads((root / "node_modules" / package / "package.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta.get("version")
+
+
+def resolve_assets(root: Path) -> tuple[bool, dict[str, str], str]:
+    """Decide whether the build can vendor the assets.
+
+    Returns ``(vendored, versions, reason)``: ``vendored`` is True when every pinned package
+    is installed in ``root/node_modules`` at its pinned version; ``reason`` says why not.
+    """
+    pinned = _pinned_versions(root)
+    absent, stale = [], []
+    for asset in ASSETS:
+        installed = _installed_version(root, asset.package)
+        pkg = root / "node_modules" / asset.package
+        if installed is None or not all(any(pkg.glob(p)) for p in asset.copy):
+            absent.append(asset.package)
+        elif installed != pinned[asset.package]:
+            stale.append(f"{asset.package} {installed} (package.json pins {pinned[asset.package]})")
+    if not absent and not stale:
+        return True, pinned, ""
+    if shutil.which("npm") is None:
+        return False, pinned, "npm was not found"
+    parts = []
+    if absent:
+        parts.append("node_modules lacks " + ", ".join(absent))
+    if stale:
+        parts.append("node_modules has " + ", ".join(stale))
+    return False, pinned, "; ".join(parts)
+
+
+def _sync(src: Path, dst: Path) -> None:
+    """Copy a file or folder, skipping files whose size and mtime already match."""
+    if src.is_dir():
+        for path in src.rglob("*"):
+            if path.is_file():
+                _sync(path, dst / path.relative_to(src))
+        return
+    if dst.is_file():
+        s, d = src.stat(), dst.stat()
+        if s.st_size == d.st_size and int(s.st_mtime) == int(d.st_mtime):
+            return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-")
+    os.close(fd)
+    try:
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _sync_pattern(src_root: Path, pattern: str, dst_root: Path) -> None:
+    """Copy what ``pattern`` (a path or a glob) matches under ``src_root`` to ``dst_root``."""
+    for src in sorted(src_root.glob(pattern)):
+        _sync(src, dst_root / src.relative_to(src_root))
+
+
+def _static_relative(path: str) -> str:
+    # Sphinx prefixes every local script with "_static/"; step back out of it so the URL,
+    # made relative to each page by Sphinx, lands on <outdir>/_vendor/.
+    return f"../{VENDOR_DIR}/{path}"
+
+
+# @jupyter-widgets/html-manager 1.x typesets widget labels through MathJax 2's
+# ``MathJax.Hub.Queue``; Jupyter Book loads MathJax 3, which has no ``Hub``, so every widget
+# with a description throws. Deferred scripts (MathJax) have run by DOMContentLoaded, and the
+# embed manager renders on window load, so a small adapter installed in between is in time.
+_MATHJAX2_HUB_SHIM = (
+    'document.addEventListener("DOMContentLoaded", function () {'
+    " var mj = window.MathJax;"
+    " if (!mj || mj.Hub || !mj.startup) { return; }"
+    " mj.Hub = {Queue: function () {"
+    " Array.prototype.forEach.call(arguments, function (job) {"
+    ' if (Array.isArray(job) && job[0] === "Typeset" && job[2]) {'
+    " mj.startup.promise.then(function () { return mj.typesetPromise([job[2]]); }); }"
+    " }); }};"
+    " });\n"
+)
+
+
+def _requirejs_base_js() -> str:
+    # The AMD modules in embed-amd.js take their asset path (the Font Awesome files of widget
+    # icons) from their require.js module URL, which is relative to require.js's baseUrl: the
+    # page's folder unless configured. A global ``require`` object read by require.js as its
+    # configuration points baseUrl at the vendored copies, found from the site root that
+    # Sphinx records on <html data-content_root>.
+    return (
+        "var require = {baseUrl: new URL((document.documentElement.dataset.content_root || '')"
+        f" + '{VENDOR_DIR}/', document.baseURI).href}};"
+    )
+
+
+def _configure(app: Sphinx, config: Config) -> None:
+    root = Path(app.srcdir)
+    vendored, versions, reason = resolve_assets(root)
+    urls: dict[str, str] = {}
+    for asset in ASSETS:
+        if vendored:
+            urls[asset.package] = _static_relative(f"{asset.package}/{asset.entry}")
+        else:
+            urls[asset.package] = asset.cdn.format(version=versions[asset.package])
+    config.mathjax_path = urls["mathjax"]
+    # myst-nb adds these, in order, to pages that store widget state. An empty path with a
+    # body becomes an inline script. Same shape as myst-nb's default otherwise: require.js,
+    # then the AMD embed bundle.
+    inline = _MATHJAX2_HUB_SHIM + (_requirejs_base_js() if vendored else "")
+    config.nb_ipywidgets_js = {
+        "": {"body": inline},
+        urls["requirejs"]: {},
+        urls["@jupyter-widgets/html-manager"]: {},
+    }
+    app.offline_assets = {  # type: ignore[attr-defined]
+        "mode": "vendored" if vendored else "cdn",
+        "versions": versions,
+        "urls": urls,
+        "reason": reason,
+    }
+    if not vendored:
+        logger.info(
+            "offline assets: %s, so pages load MathJax, require.js and the widget manager from "
+            "CDNs (needs the network); run `make vendor` (needs npm) to serve them from the book",
+            reason,
+        )
+
+
+def _copy_assets(app: Sphinx) -> None:
+    if app.builder is None or app.builder.format != "html":
+        return
+    info: dict[str, Any] = app.offline_assets  # type: ignore[attr-defined]
+    root = Path(app.srcdir)
+    out = Path(app.outdir) / VENDOR_DIR
+    if info["mode"] == "vendored":
+        for asset in ASSETS:
+            for pattern in asset.copy:
+                _sync_pattern(root / "node_modules" / asset.package, pattern, out / asset.package)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = out / STAMP_NAME
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(info, fh, indent=2, sort_keys=True)
+    os.replace(tmp, stamp)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Sphinx entry point (registered through ``sphinx: local_extensions:`` in _config.yml)."""
+    # myst-nb reads nb_ipywidgets_js at builder-inited, so settle it at config-inited.
+    app.connect("config-inited", _configure)
+    # Copy before pages are written so Sphinx can add its ?v=<checksum> to the script URLs.
+    app.connect("builder-inited", _copy_assets)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
