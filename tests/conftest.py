@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 from ae_helpers.data import load_mnist  # noqa: E402
 from ae_helpers.models import AutoEncoder  # noqa: E402
+from ae_helpers.training import History, fit, seed_everything  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -38,39 +39,34 @@ def mnist_test_small() -> tuple[torch.Tensor, torch.Tensor]:
     return x[:1000].clone(), y[:1000].clone()
 
 
-def _train_small(images: torch.Tensor, latent_dim: int, *, epochs: int = 1, seed: int = 0) -> AutoEncoder:
-    """An AutoEncoder trained briefly with the book's recipe (Adam, lr 0.005, MSE, batch 256, shuffled)."""
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+def _train_small(images: torch.Tensor, latent_dim: int, *, epochs: int = 1, seed: int = 0):
+    """An AutoEncoder trained briefly with the book's recipe through ``fit``; returns (model, History)."""
+    seed_everything(seed)
     model = AutoEncoder(latent_dim=latent_dim)
-    opt = torch.optim.Adam(model.parameters(), lr=0.005)
-    flat = images.reshape(len(images), -1)
-    model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(flat), generator=gen).split(256):
-            batch = flat[idx]
-            loss = torch.nn.functional.mse_loss(model(batch), batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    history = fit(model, images, epochs=epochs, batch_size=256, lr=0.005, seed=seed, progress=False)
     model.eval()
-    return model
+    return model, history
 
 
 @pytest.fixture(scope="session")
 def train_small_autoencoder(mnist_train_small) -> Callable[..., AutoEncoder]:
-    """Factory ``f(latent_dim, epochs=1, seed=0) -> AutoEncoder`` trained on ``mnist_train_small``.
+    """Factory ``f(latent_dim=2, epochs=1, seed=0) -> AutoEncoder`` trained on ``mnist_train_small``.
 
-    Results are cached for the session; do not modify the returned model's weights.
+    Results are cached for the session; ``f.histories()[(latent_dim, epochs, seed)]`` is each
+    run's History. Do not modify the returned model's weights.
     """
-    cache: dict[tuple[int, int, int], AutoEncoder] = {}
+    cache: dict[tuple[int, int, int], tuple[AutoEncoder, History]] = {}
 
     def make(latent_dim: int = 2, epochs: int = 1, seed: int = 0) -> AutoEncoder:
         key = (latent_dim, epochs, seed)
         if key not in cache:
             cache[key] = _train_small(mnist_train_small[0], latent_dim, epochs=epochs, seed=seed)
-        return cache[key]
+        return cache[key][0]
 
+    def histories() -> dict[tuple[int, int, int], History]:
+        return {k: v[1] for k, v in cache.items()}
+
+    make.histories = histories  # type: ignore[attr-defined]
     return make
 
 
@@ -81,6 +77,12 @@ def trained_ae_2d(train_small_autoencoder) -> AutoEncoder:
 
 
 @pytest.fixture(scope="session")
+def trained_ae_2d_history(train_small_autoencoder, trained_ae_2d) -> History:
+    """The History of ``trained_ae_2d``'s training run."""
+    return train_small_autoencoder.histories()[(2, 1, 0)]
+
+
+@pytest.fixture(scope="module")  # module: one sync Playwright per thread at a time (test_book_browser.py starts its own)
 def browser() -> Iterator[object]:
     """A headless Chromium (Debian's /usr/bin/chromium) driven by Playwright; skipped if absent."""
     if not CHROMIUM.exists():

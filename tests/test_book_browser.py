@@ -93,7 +93,7 @@ def site() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def book_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A Chromium context with a fresh profile (never a downloaded browser)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)")
@@ -177,14 +177,14 @@ async (sel) => {
 """
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.docname for p in PAGES])
-def test_page_renders_offline(site: str, browser: Any, page: Page) -> None:
+@pytest.mark.parametrize("book_page", PAGES, ids=[p.docname for p in PAGES])
+def test_page_renders_offline(site: str, book_browser: Any, book_page: Page) -> None:
     """The page works with no network and shows what its source says it should."""
-    assert page.html.is_file(), f"{page.html} was not built: check _toc.yml and the build log"
-    visit = Visit(browser, site, page)
+    assert book_page.html.is_file(), f"{book_page.html} was not built: check _toc.yml and the build log"
+    visit = Visit(book_browser, site, book_page)
     try:
         state = visit.tab.evaluate(_PAGE_STATE_JS, CONTENT)
-        views, has_state = book_site.widget_views(page.source)
+        views, has_state = book_site.widget_views(book_page.source)
         if views and has_state:
             # Widgets render after the embed manager loads (on window load); give it time.
             try:
@@ -195,7 +195,7 @@ def test_page_renders_offline(site: str, browser: Any, page: Page) -> None:
                 pass  # reported below as widgets that did not render
             state = visit.tab.evaluate(_PAGE_STATE_JS, CONTENT)
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        shot = SCREENSHOT_DIR / f"{SHOT_NAMES[page.docname]}.png"
+        shot = SCREENSHOT_DIR / f"{SHOT_NAMES[book_page.docname]}.png"
         visit.tab.screenshot(path=str(shot), full_page=True)
     finally:
         visit.close()
@@ -214,10 +214,10 @@ def test_page_renders_offline(site: str, browser: Any, page: Page) -> None:
     broken = [src for src, width in state["images"] if not width]
     if broken:
         problems.append(f"images that did not load: {broken}")
-    expected_images = _image_outputs(page)
+    expected_images = _image_outputs(book_page)
     if len(state["images"]) < expected_images:
         problems.append(f"{len(state['images'])} <img> on the page but the notebook stores {expected_images} images")
-    if book_site.source_has_math(page.source) and state["math"] == 0:
+    if book_site.source_has_math(book_page.source) and state["math"] == 0:
         problems.append("the source has math but the page has no .math elements")
     if state["math"] and not state["mathjax"]:
         problems.append("the page has math but MathJax did not load")
@@ -225,7 +225,7 @@ def test_page_renders_offline(site: str, browser: Any, page: Page) -> None:
         problems.append(f"MathJax typeset {state['typeset']} of {state['math']} math elements, "
                         f"{state['math_errors']} with errors")
     rendered = {_normalise(text) for _, text in state["headings"]}
-    for level, heading in book_site.source_headings(page.source):
+    for level, heading in book_site.source_headings(book_page.source):
         if _expected_heading(heading) not in rendered:
             problems.append(f"heading {'#' * level} {heading!r} is missing from the page")
     if views and not has_state:
@@ -234,19 +234,19 @@ def test_page_renders_offline(site: str, browser: Any, page: Page) -> None:
     elif views and state["widgets_rendered"] < views:
         problems.append(f"{state['widgets_rendered']} of {views} stored widgets rendered")
 
-    _REPORT.setdefault("pages", {})[page.docname] = {
+    _REPORT.setdefault("pages", {})[book_page.docname] = {
         "requests": len(visit.requests),
         "external_requests": len(visit.external),
         "external": visit.external,
         "console_errors": visit.console_errors,
         "images": len(state["images"]),
         "math_typeset": f"{state['typeset']}/{state['math']}",
-        "headings_checked": len(book_site.source_headings(page.source)),
+        "headings_checked": len(book_site.source_headings(book_page.source)),
         "widgets_rendered": state["widgets_rendered"],
         "screenshot": os.fspath(shot.relative_to(book_site.ROOT)),
         "problems": problems,
     }
-    assert not problems, f"{page.docname}: " + "; ".join(problems)
+    assert not problems, f"{book_page.docname}: " + "; ".join(problems)
 
 
 def _explorer_pages() -> list[Page]:
@@ -270,7 +270,7 @@ _DIGIT_JS = """
 """
 
 
-def test_explorer_drag_matches_python_decode(site: str, browser: Any) -> None:
+def test_explorer_drag_matches_python_decode(site: str, book_browser: Any) -> None:
     """Dragging the explorer's point redraws the digit exactly as the cached 2-D model decodes it."""
     pages = _explorer_pages()
     if not pages:
@@ -285,7 +285,7 @@ def test_explorer_drag_matches_python_decode(site: str, browser: Any) -> None:
     model = (loaded[0] if isinstance(loaded, tuple) else loaded).eval()
     results = {}
     for page in pages:
-        visit = Visit(browser, site, page)
+        visit = Visit(book_browser, site, page)
         try:
             root = visit.tab.locator("div.ae-explorer").first
             root.locator("canvas.ae-explorer-latent").scroll_into_view_if_needed()
