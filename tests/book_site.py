@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
@@ -162,7 +164,7 @@ def widget_views(source: Path) -> tuple[int, bool]:
 
 def _sources() -> Iterator[Path]:
     for name in ("_toc.yml", "_config.yml", "package.json", "package-lock.json",
-                 "node_modules/.package-lock.json"):
+                 "node_modules/.package-lock.json", "node_modules/.vendor-stamp"):
         if (ROOT / name).is_file():
             yield ROOT / name
     for path in (ROOT / "book").rglob("*"):
@@ -170,11 +172,37 @@ def _sources() -> Iterator[Path]:
             yield path
 
 
+@functools.cache
+def _offline_assets() -> ModuleType:
+    """The book's own Sphinx extension (book/_ext/offline_assets.py), loaded from its file."""
+    name = "_book_offline_assets"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "book" / "_ext" / "offline_assets.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _assets_changed() -> bool:
+    """Whether the last build loaded its scripts differently from how a build would now."""
+    module = _offline_assets()
+    vendored, versions, _ = module.resolve_assets(ROOT)
+    try:
+        built = json.loads((HTML_DIR / module.VENDOR_DIR / module.STAMP_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return built.get("mode") != ("vendored" if vendored else "cdn") or built.get("versions") != versions
+
+
 def book_is_stale() -> bool:
-    """True when ``_build/html`` is missing, failed last time, or is older than a source."""
+    """True when ``_build/html`` is missing, failed last time, is older than a source, or was
+    built with CDN scripts while vendored ones are now installed (or the other way round)."""
     if not BUILD_STAMP.is_file() or not (HTML_DIR / "index.html").is_file():
         return True
     if not all(page.html.is_file() for page in toc_pages()):
+        return True
+    if _assets_changed():
         return True
     built = BUILD_STAMP.stat().st_mtime
     return any(path.stat().st_mtime > built for path in _sources())
