@@ -282,8 +282,8 @@ def _losses(h: Any, per: str) -> list[float]:
                     f"{per}_losses) or a list of numbers")
 
 
-def plot_loss_curves(histories: Any, *, per: str = "epoch", logy: bool = False, title: str | None = None,
-                     ax: Axes | None = None) -> Figure:
+def plot_loss_curves(histories: Any, *, per: str = "epoch", show_test: bool = False, logy: bool = False,
+                     title: str | None = None, ax: Axes | None = None) -> Figure:
     """Training-loss curves of one or several models on one axes.
 
     Args:
@@ -291,6 +291,7 @@ def plot_loss_curves(histories: Any, *, per: str = "epoch", logy: bool = False, 
             losses, or a dict ``name -> History or list of losses`` (one curve per entry).
         per: ``"epoch"`` for the mean loss of each epoch, ``"batch"`` for every batch's loss
             (the x axis then counts epochs when the history has ``epoch_losses`` too).
+        show_test: also draw each history's ``test_mse`` per epoch (dashed, same colour), when present.
     """
     if per not in ("epoch", "batch"):
         raise ValueError(f"per must be 'epoch' or 'batch', got {per!r}")
@@ -314,11 +315,16 @@ def plot_loss_curves(histories: Any, *, per: str = "epoch", logy: bool = False, 
             else:
                 xs = np.arange(1, len(ys) + 1)
             ax.plot(xs, ys, linewidth=0.8, label=name)
+        test = list(getattr(h, "test_mse", None) or (h.get("test_mse", []) if isinstance(h, Mapping) else []))
+        if show_test and test:
+            colour = ax.lines[-1].get_color()
+            ax.plot(np.arange(1, len(test) + 1), test, linestyle="--", marker="s", markersize=3, color=colour,
+                    label=f"{name} (test MSE)" if name is not None else "test MSE")
     ax.set_xlabel("epoch" if per == "epoch" or any(_has_epochs(h) for _, h in items) else "batch")
-    ax.set_ylabel("training loss (MSE)")
+    ax.set_ylabel("loss (MSE)")
     if logy:
         ax.set_yscale("log")
-    if any(name is not None for name, _ in items):
+    if any(line.get_label() and not line.get_label().startswith("_") for line in ax.lines):
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     if title:

@@ -194,6 +194,19 @@ def test_loss_curves_accept_histories_dicts_and_lists():
         P.plot_loss_curves(h1, per="step")
 
 
+def test_loss_curves_of_a_real_history(trained_ae_2d_history, mnist_test_small):
+    h = trained_ae_2d_history
+    fig = P.plot_loss_curves({"latent 2": h}, per="batch")
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), h.batch_losses)
+    h2 = SimpleNamespace(epoch_losses=[0.06, 0.05], batch_losses=[], test_mse=[0.055, 0.049])
+    ax = P.plot_loss_curves(h2, show_test=True).axes[0]
+    assert len(ax.lines) == 2 and ax.lines[1].get_linestyle() == "--"
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.055, 0.049])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["test MSE"]
+    assert len(P.plot_loss_curves(h2).axes[0].lines) == 1
+
+
 def test_mse_vs_latent():
     fig = P.plot_mse_vs_latent({2: 0.040, 5: 0.027, 50: 0.012}, {2: 0.056, 5: 0.045, 50: 0.012})
     ax = fig.axes[0]
