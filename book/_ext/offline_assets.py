@@ -9,7 +9,12 @@ packages the build still succeeds, loads the same pinned versions from a CDN and
 one line.
 
 The copies go to ``_vendor/``, never to a source ``_static/`` folder: Jupyter Book adds every
-.js/.css file found under ``_static/`` to every page.
+.js/.css file found under ``_static/`` to every page. ``<outdir>/_vendor/assets.json`` records
+which way the last build went (the browser test reads it).
+
+Widget pages also get one small inline script: an adapter for the MathJax 2 call the widget
+manager makes (the book loads MathJax 3), and, when vendored, require.js's ``baseUrl`` so the
+widget icon fonts load from ``_vendor/`` too.
 """
 
 from __future__ import annotations
