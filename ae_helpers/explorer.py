@@ -143,6 +143,9 @@ _JS = r"""
     cfg.xt.forEach(function (t) { var p = toPx([t, y0]); g.fillRect(p[0], H - m.b, 1, 4); g.fillText(String(t), p[0], H - m.b + 5); });
     g.textAlign = "right"; g.textBaseline = "middle";
     cfg.yt.forEach(function (t) { var p = toPx([x0, t]); g.fillRect(m.l - 4, p[1], 4, 1); g.fillText(String(t), m.l - 6, p[1]); });
+    g.fillStyle = "#555555"; g.font = "italic 12px sans-serif";
+    g.textAlign = "right"; g.textBaseline = "bottom"; g.fillText("z1", W - m.r - 4, H - m.b - 3);
+    g.textAlign = "left"; g.textBaseline = "top"; g.fillText("z2", m.l + 4, m.t + 3);
     var pts = b64f32(cfg.points), lab = b64bytes(cfg.labels);
     g.save();
     g.beginPath(); g.rect(m.l, m.t, W - m.l - m.r, H - m.t - m.b); g.clip();

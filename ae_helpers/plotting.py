@@ -190,7 +190,7 @@ def plot_latent_scatter(codes: Any, labels: Any, *, points: Any = None, point_na
                          "for larger codes use tsne_embedding first")
     if len(y) != len(z):
         raise ValueError(f"got {len(y)} labels for {len(z)} codes: pass one label per code")
-    fig, ax = _new_axes(ax, (4.6, 3.8))
+    fig, ax = _new_axes(ax, (4.2, 3.5))
     order = np.random.default_rng(seed).permutation(len(z))
     colors = np.array(DIGIT_COLORS)[y[order] % 10]
     ax.scatter(z[order, 0], z[order, 1], c=colors, s=s, alpha=alpha, linewidths=0, rasterized=True)
@@ -256,7 +256,7 @@ def plot_manifold(model: nn.Module, codes: Any = None, *, n: int = 15,
     ys = np.asarray(y_values if y_values is not None else np.linspace(yr[0], yr[1], n), dtype=np.float32)
     grid = np.array([[x, y] for y in ys[::-1] for x in xs], dtype=np.float32)
     imgs = _decode_np(model, grid)
-    fig, ax = _new_axes(ax, (6.0, 6.0 * len(ys) / len(xs) + 0.3))
+    fig, ax = _new_axes(ax, (4.3, 4.0 * len(ys) / len(xs) + 0.3))
     _show_montage(ax, digit_montage(imgs, len(xs)))
     step = 28 + _GAP
     xt = np.unique(np.linspace(0, len(xs) - 1, min(5, len(xs))).round().astype(int))
@@ -388,7 +388,7 @@ def plot_model_comparison(originals: Any, reconstructions: Mapping[str, Any], *,
             raise ValueError(f"{name!r} has {len(r)} reconstructions, need {n}: pass one per original")
         rows.append(r[:n])
         names.append(str(name))
-    return _rows_figure(rows, names, ax, title, inch_per_tile=0.4)
+    return _rows_figure(rows, names, ax, title, inch_per_tile=0.3)
 
 
 def plot_tsne(embedding: Any, labels: Any, *, s: float = 2.0, alpha: float = 0.7, title: str | None = None,
@@ -397,7 +397,7 @@ def plot_tsne(embedding: Any, labels: Any, *, s: float = 2.0, alpha: float = 0.7
     e, y = _array(embedding).astype(np.float32), _array(labels).astype(int).reshape(-1)
     if e.ndim != 2 or e.shape[1] != 2 or len(e) != len(y):
         raise ValueError(f"need an (N, 2) embedding and N labels, got {e.shape} and {y.shape}")
-    fig, ax = _new_axes(ax, (4.6, 3.8))
+    fig, ax = _new_axes(ax, (4.2, 3.5))
     cmap = ListedColormap(DIGIT_COLORS, name="digits")
     norm = BoundaryNorm(np.arange(-0.5, 10.5, 1.0), cmap.N)
     sc = ax.scatter(e[:, 0], e[:, 1], c=y, cmap=cmap, norm=norm, s=s, alpha=alpha, linewidths=0, rasterized=True)
