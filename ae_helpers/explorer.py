@@ -194,10 +194,18 @@ _JS = r"""
     lat.addEventListener("pointerdown", function (e) {
       dragging = true;
       if (lat.setPointerCapture) { try { lat.setPointerCapture(e.pointerId); } catch (err) { /* not capturable */ } }
+      try { lat.focus({ preventScroll: true }); } catch (err) { /* focus is optional */ }
       fromEvent(e); e.preventDefault();
     });
     lat.addEventListener("pointermove", function (e) { if (dragging) { fromEvent(e); e.preventDefault(); } });
     function stop() { dragging = false; }
+    lat.addEventListener("keydown", function (e) {
+      var dx = { ArrowLeft: -1, ArrowRight: 1 }[e.key] || 0, dy = { ArrowDown: -1, ArrowUp: 1 }[e.key] || 0;
+      if (!dx && !dy) return;
+      var f = e.shiftKey ? 0.1 : 0.02;
+      setCode([code[0] + dx * f * (x1 - x0), code[1] + dy * f * (y1 - y0)]);
+      e.preventDefault();
+    });
     lat.addEventListener("pointerup", stop);
     lat.addEventListener("pointercancel", stop);
     window.aeExplorers = window.aeExplorers || {};
@@ -286,14 +294,15 @@ def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points:
         f'<div class="ae-explorer" id="{element_id}" data-code="{json.dumps(cfg["start"])}" '
         'style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start;font-family:sans-serif;'
         'font-size:13px;color:#222;background:#fff;padding:6px">'
-        f'<div><canvas class="ae-explorer-latent" width="{size}" height="{size}" '
+        f'<div><canvas class="ae-explorer-latent" width="{size}" height="{size}" tabindex="0" '
+        'aria-label="latent space: drag the point, or focus and use the arrow keys" '
         f'style="width:{size}px;height:{size}px;touch-action:none;cursor:crosshair;border:1px solid #ddd"></canvas>'
         f'<div style="max-width:{size}px;margin-top:4px">{legend}</div></div>'
         f'<div><canvas class="ae-explorer-digit" data-scale="{scale}" width="{px}" height="{px}" '
         f'style="width:{px}px;height:{px}px;image-rendering:pixelated;border:1px solid #ddd"></canvas>'
         '<div class="ae-explorer-readout" style="margin-top:4px;font-family:monospace"></div>'
-        f'<div style="max-width:{px + 40}px;margin-top:4px;color:#555">Drag the black point over the codes; '
-        'the digit is decoded as you move.</div>'
+        f'<div style="max-width:{px + 40}px;margin-top:4px;color:#555">Drag the black point over the codes '
+        '(or click the scatter and use the arrow keys); the digit is decoded as you move.</div>'
         '<div class="ae-explorer-fallback" style="color:#a00">This explorer needs JavaScript '
         '(in Jupyter, trust the notebook).</div></div>'
         '</div>'

@@ -165,3 +165,16 @@ def test_runs_when_inserted_like_a_notebook_output(page, explorer):
     root = page.locator(".ae-explorer").get_attribute("id")
     assert page.locator(f"#{root} .ae-explorer-fallback").count() == 0, "the no-JavaScript note is removed"
     assert len(page.evaluate("(id) => window.aeExplorers[id].decode([0, 0])", root)) == 784
+
+
+def test_arrow_keys_move_the_point(page, explorer):
+    _, _, _, out = explorer
+    root = load(page, out.data)
+    page.evaluate("([id, c]) => window.aeExplorers[id].setCode(c)", [root, [0.0, 0.0]])
+    page.locator(f"#{root} canvas.ae-explorer-latent").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    z = code_of(page, root)
+    assert z[0] > 0 and z[1] > 0
+    page.keyboard.press("ArrowLeft")
+    assert code_of(page, root)[0] == pytest.approx(0.0, abs=1e-9)
