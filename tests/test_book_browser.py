@@ -77,6 +77,7 @@ def _write_report() -> None:
     fd, tmp = tempfile.mkstemp(dir=SCREENSHOT_DIR, prefix=".report-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(_REPORT, fh, indent=2, sort_keys=True)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, SCREENSHOT_DIR / "report.json")
 
 
@@ -124,9 +125,13 @@ class Visit:
         self.tab.on("request", lambda r: self.requests.append(r.url))
         self.tab.on("console", self._console)
         self.tab.on("pageerror", lambda e: self.console_errors.append(f"uncaught: {e}"))
-        response = self.tab.goto(base + page.url_path, wait_until="load")
-        assert response is not None and response.ok, f"{page.url_path} answered {response and response.status}"
-        self.tab.wait_for_load_state("networkidle")
+        try:
+            response = self.tab.goto(base + page.url_path, wait_until="load")
+            assert response is not None and response.ok, f"{page.url_path} answered {response and response.status}"
+            self.tab.wait_for_load_state("networkidle")
+        except BaseException:
+            self.tab.close()
+            raise
 
     def _route(self, route: Any) -> None:
         url = route.request.url

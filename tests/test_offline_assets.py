@@ -70,7 +70,8 @@ def test_vendored_build_points_pages_at_copies_inside_the_site(tmp_path):
                        "../_vendor/@jupyter-widgets/html-manager/dist/embed-amd.js"]
     assert "baseUrl" in config.nb_ipywidgets_js[""]["body"]
     for rel in ("mathjax/es5/tex-mml-chtml.js", "mathjax/es5/input/part.js", "requirejs/require.js",
-                "@jupyter-widgets/html-manager/dist/embed-amd.js", "@jupyter-widgets/html-manager/dist/font.woff2"):
+                "@jupyter-widgets/html-manager/dist/embed-amd.js", "@jupyter-widgets/html-manager/dist/font.woff2",
+                "@jupyter-widgets/font.ttf"):
         assert (out / "_vendor" / rel).is_file(), rel
     stamp = json.loads((out / "_vendor" / "assets.json").read_text())
     assert stamp["mode"] == "vendored"

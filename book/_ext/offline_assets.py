@@ -46,10 +46,15 @@ class Asset:
     """One npm package: what to copy out of it, the script a page loads, its CDN address."""
 
     package: str
-    copy: tuple[str, ...]
+    copy: tuple[str, ...]  # paths or globs inside the package, copied to _vendor/<package>/
     entry: str
     cdn: str  # format string with {version}
+    # (glob inside the package, folder under _vendor/) for files also needed somewhere else
+    also: tuple[tuple[str, str], ...] = ()
 
+
+# Font formats a current browser may ask for (eot and svg fonts only served old IE and Safari).
+_FONTS = ("dist/*.woff2", "dist/*.woff", "dist/*.ttf")
 
 ASSETS: tuple[Asset, ...] = (
     Asset(
@@ -76,11 +81,13 @@ ASSETS: tuple[Asset, ...] = (
     ),
     Asset(
         package="@jupyter-widgets/html-manager",
-        # The bundle and the Font Awesome files its CSS refers to (widget icons).
-        copy=("dist/embed-amd.js", "dist/*.woff2", "dist/*.woff", "dist/*.ttf", "dist/*.eot",
-              "dist/*.svg"),
+        # The bundle and the Font Awesome files its CSS refers to (widget icons). Each AMD
+        # module in the bundle looks for them next to its own require.js URL: the embed code
+        # in dist/, the base and controls modules one level up (see _requirejs_base_js).
+        copy=("dist/embed-amd.js", *_FONTS),
         entry="dist/embed-amd.js",
         cdn="https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@{version}/dist/embed-amd.js",
+        also=tuple((font, "@jupyter-widgets") for font in _FONTS),
     ),
 )
 
@@ -234,8 +241,12 @@ def _copy_assets(app: Sphinx) -> None:
     out = Path(app.outdir) / VENDOR_DIR
     if info["mode"] == "vendored":
         for asset in ASSETS:
+            pkg = root / "node_modules" / asset.package
             for pattern in asset.copy:
-                _sync_pattern(root / "node_modules" / asset.package, pattern, out / asset.package)
+                _sync_pattern(pkg, pattern, out / asset.package)
+            for pattern, folder in asset.also:
+                for src in sorted(pkg.glob(pattern)):
+                    _sync(src, out / folder / src.name)
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / STAMP_NAME
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-")
