@@ -173,6 +173,9 @@ def explorer_2d(model: nn.Module, codes: Any, labels: Any, *, start: Sequence[fl
         start: the code shown first (default: the median code), so a headless run is deterministic.
     Returns:
         an ``ipywidgets.VBox``; its pictures are ``ipywidgets.Image`` widgets.
+
+    Static companion: ``plot_latent_scatter(codes, labels, points=[z])`` with
+    ``plot_decoded_points(model, [z])``, or the kernel-free ``latent_explorer_html``.
     """
     import ipywidgets as w
 
@@ -206,7 +209,7 @@ def explorer_nd(model: nn.Module, codes: Any, *, n_directions: int = 5, span: fl
 
     Slider ``i`` moves the code from the mean along direction ``i``, in units of the codes'
     standard deviation along it (from ``-span`` to ``+span``); all start at 0 (the mean code).
-    Returns an ``ipywidgets.HBox``.
+    Returns an ``ipywidgets.HBox``. Static companion: :func:`ae_helpers.plotting.plot_direction_sweep`.
     """
     import ipywidgets as w
 
@@ -233,6 +236,7 @@ def interpolation_explorer(model: nn.Module, images: Any, *, index_a: int = 0, i
     """Pick two images by index and slide ``t`` from one's code (0) to the other's (1).
 
     Shows image A, the decoded interpolated code, and image B. Returns an ``ipywidgets.VBox``.
+    Static companion: :func:`ae_helpers.plotting.plot_interpolation`.
     """
     import ipywidgets as w
 
