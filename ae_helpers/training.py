@@ -339,6 +339,11 @@ def fit(
 
     The model is left in eval mode. A NaN or infinite training loss stops training with
     :class:`TrainingDiverged`, which names the epoch and the batch.
+
+    Speed: on a CPU, torch uses every core for each operation. Run one torch workload at a
+    time: a second one (another notebook's kernel training, say) on the same cores makes both
+    many times slower, not twice. Results are bit-reproducible for the same seed *and* the
+    same number of threads (``torch.get_num_threads()``).
     """
     started = time.perf_counter()
     if epochs < 0 or batch_size < 1 or not lr > 0:
