@@ -92,7 +92,8 @@ def _read_entry(path: Path, kind: str, config: dict, build: Callable[[dict], nn.
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file: truncated, not a zip, unsafe pickle, ...
-        raise _BadEntry(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from exc
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise _BadEntry(f"unreadable ({type(exc).__name__}: {first})") from exc
     if not isinstance(payload, dict):
         raise _BadEntry(f"not a cache entry (a {type(payload).__name__}, expected a dict)")
     expected_keys = {"format", "kind", "config", "state_dict", "history"}
