@@ -1,0 +1,245 @@
+"""The variational autoencoder: the book's backbone with a mean and a log-variance head.
+
+The model (:class:`VAE`) keeps the plain autoencoder's interface, so every latent-space tool
+that calls ``.encode`` / ``.decode`` works on it unchanged: the code of an image is the mean
+of its Gaussian. The loss (:func:`vae_loss`) plugs into the training engine as ``loss_fn``.
+
+The reconstruction term is the binary cross-entropy **summed over the 784 pixels** of each
+image (pixels in [0, 1] read as Bernoulli probabilities), averaged over the batch; the KL term
+is summed over the latent dimensions, averaged over the batch, and weighted by ``beta``. Both
+terms are then in nats per image and balance as the evidence lower bound says. With a
+per-pixel *mean* reconstruction error instead, the KL term would be several hundred times
+too strong and the decoder would learn to draw the average digit.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache, partial
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import mlp
+from .training import History
+
+__all__ = [
+    "VAE",
+    "kl_divergence",
+    "vae_loss",
+    "reconstruction_loss",
+    "sample_vae",
+    "VAE_LR",
+    "VAE_BETA",
+    "vae_config",
+    "trained_vae",
+]
+
+#: The learning rate the book uses for VAEs. The plain autoencoder's 0.005 was measured to
+#: train the VAE worse (see ``trained_vae``): its loss is a sum over 784 pixels, so its
+#: gradients are hundreds of times larger than those of a per-pixel mean.
+VAE_LR = 1e-3
+#: The default weight of the KL term (1.0 is the standard VAE).
+VAE_BETA = 1.0
+
+
+class VAE(nn.Module):
+    """A fully connected variational autoencoder with the book's backbone.
+
+    Encoder ``num_features -> 128 -> ReLU -> 64 -> ReLU``, then two linear heads giving the
+    mean and the log-variance of a diagonal Gaussian over the ``latent_dim`` code; the decoder
+    is the plain autoencoder's (``latent -> 64 -> ReLU -> 128 -> ReLU -> num_features ->
+    Sigmoid``).
+
+    ``model(x)`` is a reconstruction with the same shape as ``x``: decoded from a random draw
+    of the code (the reparameterisation trick) in training mode, and from the mean in eval
+    mode, so evaluation is deterministic and ``model(x)`` can be compared with a plain
+    autoencoder's output. The draw uses torch's global generator, so ``seed_everything``
+    makes training bit-reproducible on CPU.
+
+    Args:
+        num_features: pixels per image (784 for 28 x 28).
+        latent_dim: size of the code.
+        hidden: sizes of the hidden layers of the encoder; the decoder uses them reversed.
+    """
+
+    def __init__(self, num_features: int = 784, latent_dim: int = 2, hidden: Sequence[int] = (128, 64)):
+        super().__init__()
+        hidden = tuple(int(h) for h in hidden)
+        if latent_dim < 1 or num_features < 1 or not hidden or any(h < 1 for h in hidden):
+            raise ValueError(f"sizes must be positive (and at least one hidden layer): num_features="
+                             f"{num_features}, latent_dim={latent_dim}, hidden={hidden}")
+        self.num_features = int(num_features)
+        self.latent_dim = int(latent_dim)
+        self.hidden = hidden
+        self.encoder = nn.Sequential(*mlp([num_features, *hidden]), nn.ReLU())
+        self.mean_head = nn.Linear(hidden[-1], latent_dim)
+        self.logvar_head = nn.Linear(hidden[-1], latent_dim)
+        self.decoder = mlp([latent_dim, *reversed(hidden), num_features], final=nn.Sigmoid())
+
+    def config(self) -> dict:
+        """The constructor arguments, enough to rebuild the model."""
+        return {"num_features": self.num_features, "latent_dim": self.latent_dim, "hidden": list(self.hidden)}
+
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"encode expects {self.num_features} values per image, got {x.shape[1]}")
+        return x
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance, each ``(N, latent_dim)``, of the code of each image."""
+        h = self.encoder(self._flat(x))
+        return self.mean_head(h), self.logvar_head(h)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code of each image, ``(N, latent_dim)``: the mean of its Gaussian."""
+        return self.mean_head(self.encoder(self._flat(x)))
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """A draw ``mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in mu and logvar.
+
+        ``eps`` comes from ``generator`` when given, otherwise from torch's global generator.
+        """
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixels of shape ``(N, num_features)``, in [0, 1], for codes of shape ``(N, latent_dim)``."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"decode expects codes of size {self.latent_dim} (shape (N, {self.latent_dim})), "
+                f"got shape {tuple(z.shape)}"
+            )
+        return self.decoder(z)
+
+    def forward_parts(self, x: torch.Tensor, generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(reconstruction (N, num_features), mu, logvar)``; the code is sampled in training mode only."""
+        mu, logvar = self.encode_distribution(x)
+        z = self.reparameterize(mu, logvar, generator) if self.training else mu
+        return self.decode(z), mu, logvar
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of ``x`` with the same shape (sampled code in training mode, mean in eval mode)."""
+        return self.forward_parts(x)[0].reshape(x.shape)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of ``x`` decoded from the mean code, in any mode (what test MSE measures)."""
+        return self.decode(self.encode(x)).reshape(x.shape)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) in nats, summed over dimensions and averaged over the batch.
+
+    Zero exactly when ``mu = 0`` and ``logvar = 0``, positive otherwise.
+    """
+    if mu.shape != logvar.shape or mu.ndim != 2:
+        raise ValueError(f"mu and logvar must both have shape (N, d), got {tuple(mu.shape)} and "
+                         f"{tuple(logvar.shape)}")
+    per_sample = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    return per_sample.mean()
+
+
+def reconstruction_loss(reconstruction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over pixels, averaged over images (nats per image)."""
+    x = x.reshape(x.shape[0], -1)
+    reconstruction = reconstruction.reshape(x.shape)
+    return F.binary_cross_entropy(reconstruction, x, reduction="sum") / x.shape[0]
+
+
+def vae_loss(model: VAE, xb: torch.Tensor, yb: torch.Tensor | None = None, *,
+             beta: float = VAE_BETA) -> torch.Tensor:
+    """The negative evidence lower bound per image: ``reconstruction + beta * KL``, in nats.
+
+    Usable as the training engine's ``loss_fn`` (``functools.partial(vae_loss, beta=...)``);
+    ``yb`` is ignored. The reconstruction term is :func:`reconstruction_loss` (BCE summed over
+    pixels), decoded from a sampled code in training mode and from the mean in eval mode.
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be non-negative, got {beta}")
+    reconstruction, mu, logvar = model.forward_parts(xb)
+    return reconstruction_loss(reconstruction, xb) + beta * kl_divergence(mu, logvar)
+
+
+def sample_vae(model: VAE, n: int, *, seed: int = 0, batch_size: int = 2048) -> torch.Tensor:
+    """``n`` new images ``(n, 1, 28, 28)``: codes drawn from N(0, I) with ``seed``, then decoded.
+
+    Runs in eval mode under ``no_grad`` (the model's mode is restored); the result is on CPU.
+    """
+    from .latent import decode_all
+
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(n, model.latent_dim, generator=g)
+    return decode_all(model, z, batch_size=batch_size)
+
+
+def vae_config(latent_dim: int, *, beta: float = VAE_BETA, epochs: int = 10, batch_size: int = 256,
+               lr: float = VAE_LR, seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
+    """The cache configuration of a :class:`VAE` trained on MNIST with :func:`vae_loss`."""
+    return {
+        "model": VAE(latent_dim=latent_dim, hidden=hidden).config(),
+        "recipe": {"data": "mnist-train", "test": "mnist-test", "loss": "bce-sum+beta*kl",
+                   "beta": float(beta), "optimizer": "adam", "epochs": int(epochs),
+                   "batch_size": int(batch_size), "lr": float(lr), "shuffle": True},
+        "seed": int(seed),
+    }
+
+
+@lru_cache(maxsize=1)
+def _mnist_images() -> tuple[torch.Tensor, torch.Tensor]:
+    from .data import load_mnist
+
+    return load_mnist("train")[0], load_mnist("test")[0]
+
+
+def trained_vae(
+    latent_dim: int,
+    *,
+    beta: float = VAE_BETA,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = VAE_LR,
+    seed: int = 42,
+    hidden: Sequence[int] = (128, 64),
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
+) -> tuple[VAE, History]:
+    """A VAE trained on MNIST with :func:`vae_loss`, and its history, through the model cache.
+
+    Loaded when this configuration was trained before, otherwise trained with
+    :func:`~ae_helpers.training.fit` (CPU, progress bar unless ``progress=False``) and stored.
+    ``history.test_losses`` is the loss per image on the test set (nats, decoded from the
+    mean code) and ``history.test_mse`` the per-pixel MSE, comparable with a plain
+    autoencoder's. The learning rate defaults to :data:`VAE_LR` (1e-3): with 0.005 the
+    latent-50 VAE measured a higher test loss and less digit-like samples.
+
+    >>> model, history = trained_vae(2)          # doctest: +SKIP
+    """
+    from .cache import load_or_train
+    from .training import fit
+
+    if beta < 0:
+        raise ValueError(f"beta must be non-negative, got {beta}")
+    config = vae_config(latent_dim, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                        hidden=hidden)
+    recipe = config["recipe"]
+
+    def build(cfg: dict) -> VAE:
+        return VAE(**cfg["model"])
+
+    def train(model: nn.Module) -> History:
+        train_images, test_images = _mnist_images()
+        return fit(model, train_images, test_images=test_images, epochs=recipe["epochs"],
+                   batch_size=recipe["batch_size"], lr=recipe["lr"], seed=config["seed"],
+                   loss_fn=partial(vae_loss, beta=recipe["beta"]), progress=progress,
+                   desc=f"VAE, latent {latent_dim}")
+
+    model, history = load_or_train("vae", config, build, train, cache=cache)
+    return model, history  # type: ignore[return-value]

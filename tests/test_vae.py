@@ -1,0 +1,174 @@
+"""Tests for the variational autoencoder: model, KL term, loss, training, sampling, cache."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import pytest
+import torch
+
+import ae_helpers.vae as vae_module
+from ae_helpers.data import load_mnist
+from ae_helpers.latent import encode_all
+from ae_helpers.training import evaluate_loss, evaluate_mse, fit, seed_everything
+from ae_helpers.vae import VAE, kl_divergence, reconstruction_loss, sample_vae, trained_vae, vae_loss
+
+
+@pytest.fixture(scope="module")
+def subset() -> torch.Tensor:
+    """2,000 real training images."""
+    return load_mnist("train")[0][:2000]
+
+
+def test_shapes_and_the_code_is_the_mean():
+    torch.manual_seed(0)
+    model = VAE(latent_dim=3)
+    x = torch.rand(5, 1, 28, 28)
+    mu, logvar = model.encode_distribution(x)
+    assert mu.shape == logvar.shape == (5, 3)
+    assert torch.equal(model.encode(x), mu)
+    assert torch.equal(model.encode(x.reshape(5, 784)), mu)
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == x.shape
+    assert torch.equal(out, model.decode(mu).reshape(x.shape))
+    with torch.no_grad():
+        assert torch.equal(model.reconstruct(x), out)
+    assert 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+    model.train()
+    with torch.no_grad():
+        assert not torch.equal(model(x), out), "in training mode the code must be a random draw"
+    assert model.config() == {"num_features": 784, "latent_dim": 3, "hidden": [128, 64]}
+    assert VAE(**model.config()).config() == model.config()
+
+
+def test_backbone_matches_the_plain_autoencoder():
+    model = VAE(latent_dim=50)
+    linear = [m for m in model.encoder if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(784, 128), (128, 64)]
+    assert isinstance(model.encoder[-1], torch.nn.ReLU)
+    assert (model.mean_head.in_features, model.mean_head.out_features) == (64, 50)
+    assert (model.logvar_head.in_features, model.logvar_head.out_features) == (64, 50)
+    dec = [m for m in model.decoder if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in dec] == [(50, 64), (64, 128), (128, 784)]
+    assert isinstance(model.decoder[-1], torch.nn.Sigmoid)
+
+
+def test_decode_of_the_wrong_size_names_both_sizes():
+    model = VAE(latent_dim=2)
+    with pytest.raises(ValueError, match=r"size 2.*\(4, 5\)"):
+        model.decode(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="784 values per image, got 100"):
+        model.encode(torch.zeros(3, 100))
+
+
+def test_kl_of_a_standard_normal_is_zero_and_positive_otherwise():
+    zeros = torch.zeros(8, 4)
+    assert float(kl_divergence(zeros, zeros)) == 0.0
+    torch.manual_seed(1)
+    for mu, logvar in [(torch.full((8, 4), 0.3), zeros), (zeros, torch.full((8, 4), -0.5)),
+                       (torch.randn(8, 4), torch.randn(8, 4))]:
+        assert float(kl_divergence(mu, logvar)) > 0.0
+    # closed form: mu = 1, sigma = 1 gives 1/2 nat per dimension
+    assert float(kl_divergence(torch.ones(8, 4), zeros)) == pytest.approx(2.0)
+    # agrees with torch.distributions (summed over dimensions, averaged over the batch)
+    mu, logvar = torch.randn(16, 3), torch.randn(16, 3)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+    expected = torch.distributions.kl_divergence(q, p).sum(1).mean()
+    assert float(kl_divergence(mu, logvar)) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        kl_divergence(torch.zeros(4, 2), torch.zeros(4, 3))
+
+
+def test_reparameterize_draws_from_the_gaussian_and_is_seeded():
+    mu, logvar = torch.full((20000, 2), 1.5), torch.full((20000, 2), math.log(0.25))
+    z = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(3))
+    assert torch.equal(z, VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(3)))
+    assert float(z.mean()) == pytest.approx(1.5, abs=0.02)
+    assert float(z.std()) == pytest.approx(0.5, abs=0.02)
+    mu.requires_grad_(True)
+    VAE.reparameterize(mu, logvar).sum().backward()
+    assert torch.equal(mu.grad, torch.ones_like(mu))
+
+
+@torch.no_grad()
+def test_loss_is_summed_bce_plus_beta_kl(subset):
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2).eval()
+    xb = subset[:64].reshape(64, -1)
+    mu, logvar = model.encode_distribution(xb)
+    rec = model.decode(mu)
+    bce = torch.nn.functional.binary_cross_entropy(rec, xb, reduction="none").sum(1).mean()
+    assert float(reconstruction_loss(rec, xb)) == pytest.approx(float(bce), rel=1e-6)
+    kl = kl_divergence(mu, logvar)
+    assert float(vae_loss(model, xb, beta=0.0)) == pytest.approx(float(bce), rel=1e-6)
+    assert float(vae_loss(model, xb, None, beta=2.5)) == pytest.approx(float(bce + 2.5 * kl), rel=1e-6)
+    with pytest.raises(ValueError, match="beta"):
+        vae_loss(model, xb, beta=-1.0)
+
+
+def test_training_lowers_the_loss_on_real_digits(subset):
+    seed_everything(0)
+    model = VAE(latent_dim=2)
+    loss_fn = partial(vae_loss, beta=1.0)
+    before = evaluate_loss(model, subset, loss_fn=loss_fn)
+    history = fit(model, subset, epochs=3, lr=1e-3, loss_fn=loss_fn, progress=False)
+    after = evaluate_loss(model, subset, loss_fn=loss_fn)
+    assert history.epoch_losses[-1] < history.epoch_losses[0]
+    assert after < 0.5 * before, (before, after)  # about 543 -> 200 nats per image
+    assert not model.training
+
+
+def _train_once(subset: torch.Tensor, seed: int) -> dict:
+    seed_everything(seed)
+    model = VAE(latent_dim=4)
+    fit(model, subset[:1000], epochs=1, lr=1e-3, loss_fn=vae_loss, progress=False)
+    return model.state_dict()
+
+
+def test_seeded_runs_are_bit_identical(subset):
+    a, b, c = _train_once(subset, 7), _train_once(subset, 7), _train_once(subset, 8)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_sample_vae_is_seeded_and_in_range():
+    torch.manual_seed(0)
+    model = VAE(latent_dim=5).train()
+    a = sample_vae(model, 30, seed=1)
+    assert a.shape == (30, 1, 28, 28)
+    assert torch.equal(a, sample_vae(model, 30, seed=1))
+    assert not torch.equal(a, sample_vae(model, 30, seed=2))
+    assert 0.0 <= float(a.min()) and float(a.max()) <= 1.0
+    assert model.training, "the model's mode is restored"
+    with pytest.raises(ValueError, match="n must be"):
+        sample_vae(model, 0, seed=1)
+
+
+def test_latent_tools_use_the_mean_code(subset):
+    torch.manual_seed(0)
+    model = VAE(latent_dim=3)
+    codes = encode_all(model, subset[:50])
+    with torch.no_grad():
+        assert torch.allclose(codes, model.encode_distribution(subset[:50])[0])
+
+
+def test_trained_vae_goes_through_the_cache(tmp_path, monkeypatch, subset):
+    # the wiring, on a subset so that it takes seconds (the chapter trains on all of MNIST)
+    test_images = load_mnist("test")[0][:500]
+    monkeypatch.setattr(vae_module, "_mnist_images", lambda: (subset[:1000], test_images))
+    model, history = trained_vae(2, epochs=1, progress=False, cache=tmp_path)
+    assert history.source == "trained"
+    assert len(list(tmp_path.glob("vae-*.pt"))) == 1
+    assert len(history.test_mse) == 1 and len(history.test_losses) == 1
+    assert history.test_mse[0] == pytest.approx(evaluate_mse(model, test_images), rel=1e-6)
+    again, cached = trained_vae(2, epochs=1, progress=False, cache=tmp_path)
+    assert cached.source == "cache" and isinstance(again, VAE)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+    other, fresh = trained_vae(2, epochs=1, beta=0.5, progress=False, cache=tmp_path)
+    assert fresh.source == "trained", "beta is part of the cache key"
+    with pytest.raises(ValueError, match="beta"):
+        trained_vae(2, beta=-1.0, cache=tmp_path)
