@@ -58,6 +58,8 @@ from .plotting import (
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html
+from .vae import VAE, kl_divergence, sample_vae, trained_vae, vae_loss
+from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
 
 __all__ = [
     "DataError",
@@ -112,5 +114,15 @@ __all__ = [
     "interpolation_explorer",
     "point_from_directions",
     "latent_explorer_html",
+    "VAE",
+    "kl_divergence",
+    "sample_vae",
+    "trained_vae",
+    "vae_loss",
+    "Classifier",
+    "DigitLikeness",
+    "digit_likeness",
+    "judge_accuracy",
+    "trained_judge",
 ]
 __version__ = "0.1.0"
