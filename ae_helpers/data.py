@@ -491,15 +491,26 @@ def torchvision_loader(
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
 
 
-def time_batches(batches) -> float:
+def time_batches(batches, *, threads: int | None = 1) -> float:
     """Seconds taken to produce every batch of an iterable (each batch is read once, summed).
 
     Accepts batches of images or ``(images, labels)`` pairs, as :func:`iterate_batches` and
     a ``DataLoader`` yield them. Only for comparisons made on the same machine, side by side.
+
+    ``threads`` sets PyTorch's thread count while timing (restored afterwards; ``None``
+    leaves it alone). One thread is the fair default: a ``DataLoader`` builds its batches
+    image by image in one thread anyway, and tiny multi-threaded tensor operations can be
+    tens of times slower when another program is busy on the same cores.
     """
-    start = time.perf_counter()
-    total = 0.0
-    for batch in batches:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        total += float(images.sum())
-    return time.perf_counter() - start
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        start = time.perf_counter()
+        total = 0.0
+        for batch in batches:
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            total += float(images.sum())
+        return time.perf_counter() - start
+    finally:
+        torch.set_num_threads(previous)

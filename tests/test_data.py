@@ -353,5 +353,7 @@ def test_time_batches_consumes_every_batch():
             seen.append(i)
             yield (torch.ones(2, 2), torch.zeros(2)) if i else torch.ones(2, 2)
 
+    before = torch.get_num_threads()
     seconds = D.time_batches(gen())
     assert seen == [0, 1, 2] and seconds >= 0.0
+    assert torch.get_num_threads() == before

@@ -55,6 +55,7 @@ def execute(path: Path, timeout: int = 600) -> None:
     os.close(fd)
     try:
         nbformat.write(nb, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
