@@ -45,6 +45,7 @@ from .latent import (
 from .plotting import (
     plot_decoded_points,
     plot_digit_grid,
+    plot_digit_grids,
     plot_direction_sweep,
     plot_interpolation,
     plot_latent_scatter,
@@ -98,6 +99,7 @@ __all__ = [
     "tsne_embedding",
     "plot_decoded_points",
     "plot_digit_grid",
+    "plot_digit_grids",
     "plot_direction_sweep",
     "plot_interpolation",
     "plot_latent_scatter",

@@ -36,6 +36,7 @@ __all__ = [
     "plot_model_comparison",
     "plot_tsne",
     "plot_samples",
+    "plot_digit_grids",
     "plot_interpolation",
     "plot_direction_sweep",
 ]
@@ -389,6 +390,24 @@ def plot_model_comparison(originals: Any, reconstructions: Mapping[str, Any], *,
         rows.append(r[:n])
         names.append(str(name))
     return _rows_figure(rows, names, ax, title, inch_per_tile=0.3)
+
+
+def plot_digit_grids(grids: Mapping[str, Any], *, ncols: int = 10, tile_inch: float = 0.3) -> Figure:
+    """Several digit grids side by side, one panel per entry of ``{title: images}``.
+
+    For comparing sets of images at a glance, e.g. samples of two generators. Each panel is
+    :func:`plot_digit_grid` with ``ncols`` digits per row.
+    """
+    if not grids:
+        raise ValueError("grids is empty: pass {title: images, ...}")
+    panels = [(str(name), _images(images)) for name, images in grids.items()]
+    nrows = max(-(-len(x) // ncols) for _, x in panels)
+    width = len(panels) * ncols * tile_inch + 0.2 * (len(panels) - 1)
+    fig = plt.figure(figsize=(width, nrows * tile_inch + 0.4), dpi=100, layout="constrained")
+    plt.close(fig)
+    for ax, (name, x) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        plot_digit_grid(x, ncols=ncols, title=name, ax=ax)
+    return fig
 
 
 def plot_tsne(embedding: Any, labels: Any, *, s: float = 2.0, alpha: float = 0.7, title: str | None = None,

@@ -53,6 +53,16 @@ def test_digit_montage_layout():
     assert m[28, 0] == pytest.approx(P._GAP_VALUE)
 
 
+def test_digit_grids_side_by_side(mnist_test_small):
+    x, _ = mnist_test_small
+    fig = P.plot_digit_grids({"first": x[:20], "second": x[20:35]}, ncols=10)
+    assert [ax.get_title() for ax in fig.axes] == ["first", "second"]
+    np.testing.assert_array_equal(only_image(fig.axes[1])[:28, :28], x[20, 0].numpy())
+    assert only_image(fig.axes[0]).shape == (2 * 30 - 2, 10 * 30 - 2)
+    with pytest.raises(ValueError, match="grids is empty"):
+        P.plot_digit_grids({})
+
+
 def test_digit_grid(mnist_test_small):
     x, y = mnist_test_small
     fig = P.plot_digit_grid(x[:20], y[:20], ncols=10, title="digits")
