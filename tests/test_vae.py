@@ -11,7 +11,7 @@ import torch
 import ae_helpers.vae as vae_module
 from ae_helpers.data import load_mnist
 from ae_helpers.latent import encode_all
-from ae_helpers.training import evaluate_loss, evaluate_mse, fit, seed_everything
+from ae_helpers.training import TrainingDiverged, evaluate_loss, evaluate_mse, fit, seed_everything
 from ae_helpers.vae import VAE, kl_divergence, reconstruction_nll, sample_vae, trained_vae, vae_loss
 
 
@@ -175,3 +175,10 @@ def test_trained_vae_goes_through_the_cache(tmp_path, monkeypatch, subset):
     assert fresh.source == "trained", "beta is part of the cache key"
     with pytest.raises(ValueError, match="beta"):
         trained_vae(2, beta=-1.0, cache=tmp_path)
+
+
+def test_a_far_too_high_learning_rate_stops_training(subset):
+    # lr 100 made the loss NaN within two epochs for each of the seeds 0-4 tried
+    seed_everything(0)
+    with pytest.raises(TrainingDiverged, match=r"epoch \d, batch \d+ of 8.*lr=100"):
+        fit(VAE(latent_dim=2), subset, epochs=3, lr=100.0, loss_fn=vae_loss, progress=False)
