@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import load_or_train
 from .models import mlp
-from .training import History
+from .training import History, fit
 
 __all__ = [
     "Classifier",
@@ -212,9 +213,6 @@ def trained_judge(
     ``history.test_losses`` holds the test cross-entropy after each epoch. The model is on the
     CPU, in eval mode. Check it with ``judge_accuracy(judge, test_images, test_labels)``.
     """
-    from .cache import load_or_train
-    from .training import fit
-
     if outlier_weight < 0:
         raise ValueError(f"outlier_weight must be non-negative, got {outlier_weight}")
     config = judge_config(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,

@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import load_or_train
+from .latent import decode_all
 from .models import mlp
-from .training import History
+from .training import History, fit
 
 __all__ = [
     "VAE",
@@ -185,8 +187,6 @@ def sample_vae(model: VAE, n: int, *, seed: int = 0, batch_size: int = 2048) -> 
 
     Runs in eval mode under ``no_grad`` (the model's mode is restored); the result is on CPU.
     """
-    from .latent import decode_all
-
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     g = torch.Generator().manual_seed(int(seed))
@@ -231,14 +231,12 @@ def trained_vae(
     :func:`~ae_helpers.training.fit` (CPU, progress bar unless ``progress=False``) and stored.
     ``history.test_losses`` is the loss per image on the test set (nats, decoded from the
     mean code) and ``history.test_mse`` the per-pixel MSE, comparable with a plain
-    autoencoder's. The learning rate defaults to :data:`VAE_LR` (1e-3): with 0.005 the
-    latent-50 VAE measured a higher test loss and less digit-like samples.
+    autoencoder's. The learning rate defaults to :data:`VAE_LR` (1e-3): with the plain
+    autoencoder's 0.005 the latent-50 VAE (10 epochs, seed 42) ended with a higher test loss
+    (118.6 against 112.2 nats per image) and test MSE (0.024 against 0.019).
 
     >>> model, history = trained_vae(2)          # doctest: +SKIP
     """
-    from .cache import load_or_train
-    from .training import fit
-
     if beta < 0:
         raise ValueError(f"beta must be non-negative, got {beta}")
     config = vae_config(latent_dim, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
