@@ -2,6 +2,7 @@
 #   make book   build the rendered book into _build/html (offline: see `make vendor`)
 #   make vendor MathJax, require.js and the widget manager for the book, from npm (package.json)
 #   make test   unit tests, the chapters through nbval, and the browser test
+#   make notebooks  re-execute the chapters and store their outputs
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
 #   make clean  remove the built book (data, model cache and .venv stay)
@@ -15,7 +16,7 @@ NPM := $(shell command -v npm 2>/dev/null)
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: install data vendor book test lab bench clean distclean
+.PHONY: install data vendor book test notebooks lab bench clean distclean
 
 install: $(STAMP) data
 
@@ -43,9 +44,17 @@ book: install vendor
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@touch $(BOOK_STAMP)
 
+# Seeded training repeats bit for bit only at a fixed number of threads: the chapters' stored
+# outputs were computed with BOOK_THREADS, so nbval re-runs them the same way on any machine.
+BOOK_THREADS := 2
+
 # tests/test_book_browser.py builds the book itself when _build/html is older than its sources.
 test: install vendor
-	$(BIN)/python -m pytest --nbval
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
+
+# Re-execute every chapter top to bottom in a fresh kernel and store it (after editing one).
+notebooks: install
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/execute_notebooks.py
 
 lab: install
 	$(BIN)/jupyter lab book/
