@@ -8,7 +8,9 @@ classifier) use the general :func:`load_or_train` the same way.
 An entry is one file ``<kind>-<key>.pt`` in :func:`ae_helpers.paths.cache_dir` holding plain
 tensors, dicts, lists and numbers only: the state dict, the configuration and the history.
 The key is a hash of everything that changes the result: the kind, the configuration
-(architecture, recipe, seed), the digests of the MNIST files and :data:`CACHE_FORMAT_VERSION`.
+(architecture, recipe, seed), the digests of the MNIST files, the number of CPU threads
+PyTorch trains with (seeded training repeats bit for bit only at the same count) and
+:data:`CACHE_FORMAT_VERSION`.
 Entries are written atomically (a temporary file, then a rename) and read with
 ``torch.load(..., weights_only=True)``; an entry that cannot be read or does not match its
 configuration is reported with a warning, deleted and retrained, never used.
@@ -64,9 +66,9 @@ def _normalise(config: dict) -> dict:
 
 
 def cache_key(kind: str, config: dict) -> str:
-    """The hex key of an entry: a hash of kind, configuration, data digests and format version."""
+    """The hex key of an entry: a hash of kind, configuration, data digests, thread count and format."""
     blob = json.dumps({"kind": kind, "config": _normalise(config), "data": mnist_digest(),
-                       "format": CACHE_FORMAT_VERSION}, sort_keys=True)
+                       "threads": torch.get_num_threads(), "format": CACHE_FORMAT_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

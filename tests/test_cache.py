@@ -104,6 +104,17 @@ def test_key_covers_kind_config_seed_and_format(tiny, monkeypatch):
     assert cache_key("tiny-ae", base) != key
 
 
+def test_key_covers_the_thread_count(tiny):
+    threads = torch.get_num_threads()
+    key = cache_key("tiny-ae", tiny.config)
+    try:
+        torch.set_num_threads(threads + 1)
+        assert cache_key("tiny-ae", tiny.config) != key
+    finally:
+        torch.set_num_threads(threads)
+    assert cache_key("tiny-ae", tiny.config) == key
+
+
 def test_a_different_config_is_a_miss(tiny):
     tiny()
     other = {**tiny.config, "seed": 4}
