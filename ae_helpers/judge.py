@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cache import load_or_train
+from .latent import apply_in_batches
 from .models import mlp
 from .training import History, fit
 
@@ -105,19 +106,8 @@ def predict_proba(model: nn.Module, images: torch.Tensor, *, batch_size: int = 4
     """Class probabilities ``(N, num_classes)`` (softmax), in batches, eval mode, no_grad, on CPU."""
     if len(images) == 0:
         raise ValueError("no images to classify: got an empty batch")
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    try:
-        with torch.no_grad():
-            parts = [F.softmax(model(images[i:i + batch_size].to(device, torch.float32)), dim=1).cpu()
-                     for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(parts)
+    logits = apply_in_batches(model, "forward", images.to(torch.float32), batch_size)
+    return F.softmax(logits, dim=1)
 
 
 def judge_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "apply_in_batches",
     "encode_all",
     "decode_all",
     "reconstruct_all",
@@ -43,8 +44,11 @@ def _flat(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-def _batched(model: nn.Module, fn_name: str, data: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Apply ``model.<fn_name>`` to ``data`` in batches, in eval mode and without gradients."""
+def apply_in_batches(model: nn.Module, fn_name: str, data: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Apply ``model.<fn_name>`` to ``data`` in batches, in eval mode and without gradients.
+
+    The model's train/eval mode is restored afterwards; the result is on the CPU.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     fn = getattr(model, fn_name)
@@ -70,7 +74,7 @@ def encode_all(model: nn.Module, images: torch.Tensor | np.ndarray, *, batch_siz
     Runs in batches, in eval mode and under ``torch.no_grad()``; the model's training/eval
     mode is restored afterwards. The result is a CPU float32 tensor.
     """
-    return _batched(model, "encode", _flat(images), batch_size)
+    return apply_in_batches(model, "encode", _flat(images), batch_size)
 
 
 def decode_all(model: nn.Module, codes: torch.Tensor | np.ndarray, *, batch_size: int = 2048) -> torch.Tensor:
@@ -78,7 +82,7 @@ def decode_all(model: nn.Module, codes: torch.Tensor | np.ndarray, *, batch_size
     z = _as_tensor(codes)
     if z.ndim == 1:
         z = z[None]
-    out = _batched(model, "decode", z, batch_size)
+    out = apply_in_batches(model, "decode", z, batch_size)
     return out.reshape(len(out), 1, 28, 28)
 
 
