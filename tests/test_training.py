@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ae_helpers.models import AutoEncoder
 from ae_helpers.training import (
+    _FastAutoEncoderStep,
     History,
     TrainingDiverged,
     evaluate_loss,
@@ -254,3 +255,87 @@ def test_progress_bar_shows_on_stderr(small, capsys):
     assert "tiny run" in captured.err and captured.out == ""
     fit(AutoEncoder(latent_dim=2), small[0][:300], epochs=1, progress=False)
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+def _via_autograd(model, xb, yb):
+    """The default loss under another name: ``fit`` then trains through autograd."""
+    return reconstruction_loss(model, xb, yb)
+
+
+def _pair_of_runs(images, *, targets=None, epochs=2):
+    """(model, history) trained by the hand-written step and by autograd, from the same start."""
+    runs = []
+    for loss_fn in (None, _via_autograd):
+        seed_everything(7)
+        model = AutoEncoder(latent_dim=5)
+        history = fit(model, images, train_targets=targets, epochs=epochs, batch_size=128, seed=7,
+                      loss_fn=loss_fn, progress=False)
+        runs.append((model, history))
+    return runs
+
+
+def test_fast_step_applies_only_to_the_plain_autoencoder_with_the_default_loss(small):
+    x = small[0].reshape(1000, -1)[:10]
+
+    def plan(model, loss_fn=reconstruction_loss, y=None):
+        params = [p for p in model.parameters() if p.requires_grad]
+        return _FastAutoEncoderStep.plan(model, loss_fn, x, y, params)
+
+    assert plan(AutoEncoder(latent_dim=3)) is not None
+    assert plan(AutoEncoder(latent_dim=3, hidden=(32,))) is not None
+    assert plan(AutoEncoder(latent_dim=3), y=x.clone()) is not None  # denoising: clean targets
+    assert plan(AutoEncoder(latent_dim=3), loss_fn=_via_autograd) is None
+
+    class Subclass(AutoEncoder):
+        pass
+
+    assert plan(Subclass(latent_dim=3)) is None
+    frozen = AutoEncoder(latent_dim=3)
+    frozen.encoder[0].bias.requires_grad_(False)
+    assert plan(frozen) is None
+    hooked = AutoEncoder(latent_dim=3)
+    hooked.decoder[0].register_forward_hook(lambda *args: None)
+    assert plan(hooked) is None
+    assert plan(torch.nn.Sequential(torch.nn.Linear(784, 784), torch.nn.Sigmoid())) is None
+
+
+def test_fast_step_matches_autograd(small):
+    (fast, hf), (slow, hs) = _pair_of_runs(small[0])
+    assert len(hf.batch_losses) == len(hs.batch_losses) == 16
+    for a, b in zip(hf.batch_losses, hs.batch_losses):
+        assert a == pytest.approx(b, rel=1e-5, abs=0)
+    assert hf.batch_losses[-1] < 0.8 * hf.batch_losses[0]  # and it trains
+    for (name, a), b in zip(fast.state_dict().items(), slow.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+
+
+def test_fast_step_matches_autograd_with_targets(small):
+    clean = small[0][:500].reshape(500, -1)
+    noisy = (clean + 0.3 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    (_, hf), (_, hs) = _pair_of_runs(noisy, targets=clean, epochs=2)
+    for a, b in zip(hf.batch_losses, hs.batch_losses):
+        assert a == pytest.approx(b, rel=1e-5, abs=0)
+
+
+def test_fast_step_is_bit_deterministic(small):
+    runs = [_pair_of_runs(small[0][:600], epochs=2)[0] for _ in range(2)]
+    (a, ha), (b, hb) = runs
+    assert ha.batch_losses == hb.batch_losses
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+
+
+def test_fast_step_leaves_gradients_like_backward(small):
+    x = small[0][:200].reshape(200, -1)
+    seed_everything(3)
+    model = AutoEncoder(latent_dim=4)
+    loss = reconstruction_loss(model, x)
+    loss.backward()
+    expected = [p.grad.clone() for p in model.parameters()]
+    step = _FastAutoEncoderStep.plan(model, reconstruction_loss, x, None, list(model.parameters()))
+    assert float(step(x, x)) == pytest.approx(loss.item(), rel=1e-6)
+    for p, g in zip(model.parameters(), expected):
+        assert torch.allclose(p.grad, g, rtol=1e-5, atol=1e-9)
