@@ -514,7 +514,7 @@ class _FastAutoEncoderStep:
         tensors = [t for w, b, _ in layers for t in (w, b)]
         if len(tensors) != len(params) or any(a is not b for a, b in zip(tensors, params)):
             return None
-        if any(t.dtype != torch.float32 or not t.requires_grad for t in tensors):
+        if any(t.dtype != torch.float32 or not t.requires_grad or not t.is_contiguous() for t in tensors):
             return None
         return cls(layers)
 
