@@ -430,6 +430,7 @@ def _train_epoch_cpu(model, optimizer, loss_fn, x, y, order, batch_size) -> list
     """One epoch on the CPU; returns the batch losses. Stops at the first non-finite loss."""
     losses: list[float] = []
     n = x.shape[0]
+    adam = _DirectAdam(optimizer)
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
         xb = x.index_select(0, idx)
@@ -441,7 +442,7 @@ def _train_epoch_cpu(model, optimizer, loss_fn, x, y, order, batch_size) -> list
             break  # fit raises, naming this batch
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        adam.step()
     return losses
 
 
@@ -620,13 +621,14 @@ class _DirectAdam:
                 params = self.optimizer.param_groups[0]["params"]
                 states = [self.optimizer.state[p] for p in params]
                 if len(states) == len(params) and all("step" in st for st in states):
-                    self.lists = (params, [p.grad for p in params], [st["exp_avg"] for st in states],
+                    self.lists = (params, [st["exp_avg"] for st in states],
                                   [st["exp_avg_sq"] for st in states], [st["step"] for st in states])
             return
         group = self.optimizer.param_groups[0]
-        params, grads, exp_avgs, exp_avg_sqs, steps = self.lists
-        if any(p.grad is not g for p, g in zip(params, grads)):
-            self.optimizer.step()  # someone replaced a gradient tensor: take the general road
+        params, exp_avgs, exp_avg_sqs, steps = self.lists
+        grads = [p.grad for p in params]
+        if any(g is None for g in grads):
+            self.optimizer.step()  # a parameter without a gradient: the optimizer knows what to do
             return
         beta1, beta2 = group["betas"]
         torch._foreach_add_(steps, 1)

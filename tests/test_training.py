@@ -339,3 +339,19 @@ def test_fast_step_leaves_gradients_like_backward(small):
     assert float(step(x, x)) == pytest.approx(loss.item(), rel=1e-6)
     for p, g in zip(model.parameters(), expected):
         assert torch.allclose(p.grad, g, rtol=1e-5, atol=1e-9)
+
+
+def test_direct_adam_kernel_matches_optimizer_step(small, monkeypatch):
+    from ae_helpers import training
+
+    results = []
+    for use_kernel in (True, False):
+        monkeypatch.setattr(training._DirectAdam, "use_kernel", use_kernel)
+        for loss_fn in (None, _via_autograd):
+            seed_everything(5)
+            model = AutoEncoder(latent_dim=3)
+            fit(model, small[0][:600], epochs=2, batch_size=100, seed=5, loss_fn=loss_fn, progress=False)
+            results.append(model.state_dict())
+    for fast_kernel, slow_kernel in ((results[0], results[2]), (results[1], results[3])):
+        for name, a in fast_kernel.items():
+            assert torch.equal(a, slow_kernel[name]), name
