@@ -368,10 +368,10 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
-    optimizer = _adam(params, lr, device)
     generator = torch.Generator().manual_seed(int(seed))
     on_cpu = device.type == "cpu"
     fast = _FastAutoEncoderStep.plan(model, loss_fn, x_train, y_train, params) if on_cpu else None
+    optimizer = _KernelAdam(params, lr) if fast is not None and _KernelAdam.available() else _adam(params, lr, device)
 
     from tqdm.auto import tqdm
 
@@ -580,7 +580,7 @@ def _train_epoch_fast(step: _FastAutoEncoderStep, optimizer, x, y, order, batch_
     :func:`_train_epoch_cpu` with the default loss."""
     losses: list[float] = []
     n = x.shape[0]
-    adam = _DirectAdam(optimizer)
+    adam = optimizer if isinstance(optimizer, _KernelAdam) else _DirectAdam(optimizer)
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
         xb = torch.index_select(x, 0, idx, out=step.buffers_for(idx.shape[0])["batch"])
@@ -592,6 +592,39 @@ def _train_epoch_fast(step: _FastAutoEncoderStep, optimizer, x, y, order, batch_
             break  # fit raises, naming this batch
         adam.step()
     return losses
+
+
+class _KernelAdam:
+    """Adam as ``torch.optim.Adam(params, lr, fused=True)`` computes it on the CPU, state kept here.
+
+    The same state tensors (zeros, a float32 step count) and the same two calls per step
+    (``_foreach_add_`` on the step counts, then the fused kernel), so the weights are
+    bit-identical; what it skips is constructing a ``torch.optim.Optimizer``, whose first use
+    in a process imports ``torch._dynamo`` (about 3 s, paid by every chapter that trains).
+    Used only by the hand-written autoencoder step, which always provides every gradient.
+    """
+
+    betas = (0.9, 0.999)
+    eps = 1e-8
+
+    def __init__(self, params: list[torch.Tensor], lr: float):
+        self.params = params
+        self.lr = lr
+        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
+        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
+        self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(torch, "_fused_adam_")
+
+    def step(self) -> None:
+        """One Adam update from the parameters' ``.grad``."""
+        grads = [p.grad for p in self.params]
+        torch._foreach_add_(self.steps, 1)
+        torch._fused_adam_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps, amsgrad=False,
+                           lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
+                           eps=self.eps, maximize=False, grad_scale=None, found_inf=None)
 
 
 class _DirectAdam:

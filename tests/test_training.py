@@ -355,3 +355,21 @@ def test_direct_adam_kernel_matches_optimizer_step(small, monkeypatch):
     for fast_kernel, slow_kernel in ((results[0], results[2]), (results[1], results[3])):
         for name, a in fast_kernel.items():
             assert torch.equal(a, slow_kernel[name]), name
+
+
+def test_kernel_adam_matches_torch_adam_bit_for_bit():
+    from ae_helpers.training import _KernelAdam
+
+    if not _KernelAdam.available():
+        pytest.skip("this torch has no fused Adam kernel")
+    torch.manual_seed(0)
+    ours = [torch.randn(5, 3), torch.randn(3)]
+    theirs = [p.clone() for p in ours]
+    kernel, reference = _KernelAdam(ours, lr=0.005), torch.optim.Adam(theirs, lr=0.005, fused=True)
+    for step in range(4):
+        grads = [torch.randn_like(p) for p in ours]
+        for p, q, g in zip(ours, theirs, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        kernel.step()
+        reference.step()
+    assert all(torch.equal(p, q) for p, q in zip(ours, theirs))
