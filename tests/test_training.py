@@ -373,3 +373,19 @@ def test_kernel_adam_matches_torch_adam_bit_for_bit():
         kernel.step()
         reference.step()
     assert all(torch.equal(p, q) for p, q in zip(ours, theirs))
+
+
+def test_kernel_adam_clears_denormal_state():
+    from ae_helpers.training import _KernelAdam
+
+    if not _KernelAdam.available():
+        pytest.skip("this torch has no fused Adam kernel")
+    weight = torch.ones(4)
+    adam = _KernelAdam([weight], lr=0.005)
+    weight.grad = torch.zeros(4)
+    adam.exp_avgs[0].fill_(1e-39)  # a denormal float32, as a decaying running mean becomes
+    before = weight.clone()
+    for _ in range(32):
+        adam.step()
+    assert torch.count_nonzero(adam.exp_avgs[0]) == 0
+    assert torch.equal(weight, before)  # such values never moved the weight anyway
