@@ -69,6 +69,8 @@ def test_colab_cell_installs_from_the_launch_button_repository(chapter):
     assert urls == [CONFIG["repository"]["url"]], f"{path.name}: first cell installs from {urls}"
     assert "import ae_helpers" in first and "except ImportError" in first
     assert "torch" not in first.replace("PyTorch", ""), "the Colab cell must not reinstall torch"
+    tags = nb["cells"][0].get("metadata", {}).get("tags", [])
+    assert "remove-cell" in tags, f"{path.name}: tag the Colab cell remove-cell so the page opens with its title"
 
 
 def test_chapter_shape(chapter):
