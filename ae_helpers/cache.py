@@ -43,6 +43,8 @@ __all__ = [
     "cache_path",
     "load_or_train",
     "mnist_digest",
+    "mnist_images",
+    "mnist_tensors",
     "trained_autoencoder",
 ]
 
@@ -203,9 +205,16 @@ def load_or_train(
 
 
 @lru_cache(maxsize=1)
-def _mnist() -> tuple[torch.Tensor, torch.Tensor]:
-    """Training and test images, read once per process (``fit`` never changes them)."""
-    return load_mnist("train")[0], load_mnist("test")[0]
+def mnist_tensors() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MNIST as ``(train_images, train_labels, test_images, test_labels)``, read and verified
+    once per process for every model trained here (``fit`` never changes them)."""
+    return (*load_mnist("train"), *load_mnist("test"))
+
+
+def mnist_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """The training and test images of :func:`mnist_tensors`, for models trained without labels."""
+    train_images, _, test_images, _ = mnist_tensors()
+    return train_images, test_images
 
 
 def autoencoder_config(latent_dim: int, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.005,
@@ -247,7 +256,7 @@ def trained_autoencoder(
         return AutoEncoder(**cfg["model"])
 
     def train(model: nn.Module) -> History:
-        train_images, test_images = _mnist()
+        train_images, test_images = mnist_images()
         recipe = config["recipe"]
         return fit(model, train_images, test_images=test_images, epochs=recipe["epochs"],
                    batch_size=recipe["batch_size"], lr=recipe["lr"], seed=config["seed"],

@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
-from functools import lru_cache, partial
+from functools import partial
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import load_or_train
+from .cache import load_or_train, mnist_tensors
 from .latent import apply_in_batches
 from .models import mlp
 from .training import History, fit
@@ -179,13 +179,6 @@ def judge_config(*, epochs: int = JUDGE_RECIPE["epochs"], batch_size: int = JUDG
     }
 
 
-@lru_cache(maxsize=1)
-def _mnist_labelled() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from .data import load_mnist
-
-    return (*load_mnist("train"), *load_mnist("test"))
-
-
 def trained_judge(
     *,
     epochs: int = JUDGE_RECIPE["epochs"],
@@ -213,7 +206,7 @@ def trained_judge(
         return Classifier(**cfg["model"])
 
     def train(model: nn.Module) -> History:
-        x_train, y_train, x_test, y_test = _mnist_labelled()
+        x_train, y_train, x_test, y_test = mnist_tensors()
         return fit(model, x_train, train_targets=y_train, test_images=x_test, test_targets=y_test,
                    epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
                    seed=config["seed"], loss_fn=partial(judge_loss, outlier_weight=recipe["outlier_weight"]),

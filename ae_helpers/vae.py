@@ -16,16 +16,16 @@ average digit.
 from __future__ import annotations
 
 import os
-from functools import lru_cache, partial
+from functools import partial
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import load_or_train
+from .cache import load_or_train, mnist_images
 from .latent import decode_all
-from .models import mlp
+from .models import flatten_images, mlp
 from .training import History, fit
 
 __all__ = [
@@ -86,20 +86,14 @@ class VAE(nn.Module):
         """The constructor arguments, enough to rebuild the model."""
         return {"num_features": self.num_features, "latent_dim": self.latent_dim, "hidden": list(self.hidden)}
 
-    def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1)
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"encode expects {self.num_features} values per image, got {x.shape[1]}")
-        return x
-
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance, each ``(N, latent_dim)``, of the code of each image."""
-        h = self.encoder(self._flat(x))
+        h = self.encoder(flatten_images(x, self.num_features))
         return self.mean_head(h), self.logvar_head(h)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code of each image, ``(N, latent_dim)``: the mean of its Gaussian."""
-        return self.mean_head(self.encoder(self._flat(x)))
+        return self.mean_head(self.encoder(flatten_images(x, self.num_features)))
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
@@ -206,13 +200,6 @@ def vae_config(latent_dim: int, *, beta: float = VAE_BETA, epochs: int = 10, bat
     }
 
 
-@lru_cache(maxsize=1)
-def _mnist_images() -> tuple[torch.Tensor, torch.Tensor]:
-    from .data import load_mnist
-
-    return load_mnist("train")[0], load_mnist("test")[0]
-
-
 def trained_vae(
     latent_dim: int,
     *,
@@ -247,7 +234,7 @@ def trained_vae(
         return VAE(**cfg["model"])
 
     def train(model: nn.Module) -> History:
-        train_images, test_images = _mnist_images()
+        train_images, test_images = mnist_images()
         return fit(model, train_images, test_images=test_images, epochs=recipe["epochs"],
                    batch_size=recipe["batch_size"], lr=recipe["lr"], seed=config["seed"],
                    loss_fn=partial(vae_loss, beta=recipe["beta"]), progress=progress,

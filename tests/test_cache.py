@@ -237,7 +237,7 @@ def test_config_must_be_plain_and_seeded(tiny):
 
 def test_trained_autoencoder_uses_the_recipe(monkeypatch, mnist_train_small, mnist_test_small, cache_folder):
     # a small stand-in for the full data set keeps the test fast; the path through the cache is the real one
-    monkeypatch.setattr(cache_mod, "_mnist", lambda: (mnist_train_small[0][:1024], mnist_test_small[0][:200]))
+    monkeypatch.setattr(cache_mod, "mnist_images", lambda: (mnist_train_small[0][:1024], mnist_test_small[0][:200]))
     model, history = trained_autoencoder(4, epochs=2, hidden=(32, 16), progress=False)
     assert isinstance(model, AutoEncoder) and model.latent_dim == 4 and model.hidden == (32, 16)
     assert history.batches_per_epoch == 4 and len(history.test_mse) == 2 and history.source == "trained"

@@ -137,7 +137,7 @@ def test_trained_judge_goes_through_the_cache(tmp_path, monkeypatch):
     x, y = load_mnist("train")
     xt, yt = load_mnist("test")
     # the wiring, on a subset so that it takes seconds (the book's judge trains on all of MNIST)
-    monkeypatch.setattr(judge_module, "_mnist_labelled", lambda: (x[:1000], y[:1000], xt[:500], yt[:500]))
+    monkeypatch.setattr(judge_module, "mnist_tensors", lambda: (x[:1000], y[:1000], xt[:500], yt[:500]))
     model, history = trained_judge(epochs=2, progress=False, cache=tmp_path)
     assert history.source == "trained" and len(history.test_losses) == 2 and not history.test_mse
     assert len(list(tmp_path.glob("judge-*.pt"))) == 1
