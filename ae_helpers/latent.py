@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .training import _EvalMode, _model_device
+
 __all__ = [
     "apply_in_batches",
     "encode_all",
@@ -52,17 +54,9 @@ def apply_in_batches(model: nn.Module, fn_name: str, data: torch.Tensor, batch_s
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     fn = getattr(model, fn_name)
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    try:
-        with torch.no_grad():
-            parts = [fn(data[i:i + batch_size].to(device)).cpu() for i in range(0, len(data), batch_size)]
-    finally:
-        model.train(was_training)
+    device = _model_device(model)
+    with _EvalMode(model):
+        parts = [fn(data[i:i + batch_size].to(device)).cpu() for i in range(0, len(data), batch_size)]
     if not parts:
         raise ValueError(f"nothing to {fn_name}: got an empty batch of shape {tuple(data.shape)}")
     return torch.cat(parts)
