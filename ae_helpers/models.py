@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["AutoEncoder", "mlp"]
+__all__ = ["AutoEncoder", "mlp", "flatten_images"]
 
 
 def mlp(sizes: Sequence[int], *, final: nn.Module | None = None) -> nn.Sequential:
@@ -23,6 +23,17 @@ def mlp(sizes: Sequence[int], *, final: nn.Module | None = None) -> nn.Sequentia
     if final is not None:
         layers.append(final)
     return nn.Sequential(*layers)
+
+
+def flatten_images(x: torch.Tensor, num_features: int) -> torch.Tensor:
+    """``x`` as ``(N, num_features)``, from ``(N, num_features)`` or ``(N, 1, 28, 28)``-like input.
+
+    Raises a ``ValueError`` stating both sizes when an image does not hold ``num_features`` values.
+    """
+    x = x.reshape(x.shape[0], -1)
+    if x.shape[1] != num_features:
+        raise ValueError(f"encode expects {num_features} values per image, got {x.shape[1]}")
+    return x
 
 
 class AutoEncoder(nn.Module):
@@ -55,10 +66,7 @@ class AutoEncoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes of shape ``(N, latent_dim)`` for images of shape ``(N, 784)`` or ``(N, 1, 28, 28)``."""
-        x = x.reshape(x.shape[0], -1)
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"encode expects {self.num_features} values per image, got {x.shape[1]}")
-        return self.encoder(x)
+        return self.encoder(flatten_images(x, self.num_features))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Pixels of shape ``(N, num_features)``, in [0, 1], for codes of shape ``(N, latent_dim)``."""
