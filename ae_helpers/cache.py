@@ -22,7 +22,6 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -33,8 +32,8 @@ from torch import nn
 
 from .data import MNIST_SHA256, load_mnist
 from .models import AutoEncoder
-from .paths import cache_dir
-from .training import History, fit, seed_everything
+from .paths import atomic_write, cache_dir
+from .training import History, LossFn, fit, seed_everything
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
@@ -44,12 +43,14 @@ __all__ = [
     "load_or_train",
     "mnist_digest",
     "mnist_images",
+    "mnist_recipe",
     "mnist_tensors",
     "trained_autoencoder",
+    "trained_on_mnist",
 ]
 
 #: Bump when the layout of an entry or the training code changes what an entry means.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: fit became one plain autograd loop (other last bits than 1)
 
 
 def mnist_digest() -> str:
@@ -131,7 +132,7 @@ def _read_entry(path: Path, kind: str, config: dict, build: Callable[[dict], nn.
 
 
 def _write_entry(path: Path, kind: str, config: dict, model: nn.Module, history: History) -> None:
-    """Save atomically: a temporary file in the same folder, then ``os.replace``."""
+    """Save the entry atomically (:func:`~ae_helpers.paths.atomic_write`)."""
     payload = {
         "format": CACHE_FORMAT_VERSION,
         "kind": kind,
@@ -139,18 +140,7 @@ def _write_entry(path: Path, kind: str, config: dict, model: nn.Module, history:
         "state_dict": {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()},
         "history": history.to_dict(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; an entry is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
 def load_or_train(
@@ -217,13 +207,51 @@ def mnist_images() -> tuple[torch.Tensor, torch.Tensor]:
     return train_images, test_images
 
 
+def mnist_recipe(loss: str, *, epochs: int, batch_size: int, lr: float, **extra) -> dict:
+    """The training part of a cache configuration: MNIST, Adam, shuffled batches, and ``extra``."""
+    return {"data": "mnist-train", "test": "mnist-test", "loss": loss, "optimizer": "adam",
+            "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "shuffle": True, **extra}
+
+
+def trained_on_mnist(
+    kind: str,
+    model_class: Callable[..., nn.Module],
+    config: dict,
+    *,
+    loss_fn: LossFn | None = None,
+    data: Callable[[], dict] | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+    cache: str | os.PathLike | None = None,
+) -> tuple[nn.Module, History]:
+    """``model_class(**config["model"])`` trained with :func:`fit` as ``config["recipe"]`` says, through the cache.
+
+    The shape every ``trained_*`` function of the package shares. ``data()`` returns fit's data
+    arguments (``train_images``, and optionally ``train_targets``, ``test_images``,
+    ``test_targets``); by default the MNIST training images, with the test images measured
+    after every epoch (a reconstruction task). Everything ``data`` does to the images must be
+    described in ``config``, since the configuration is the cache key.
+    """
+    recipe = config["recipe"]
+
+    def train(model: nn.Module) -> History:
+        if data is None:
+            train_images, test_images = mnist_images()
+            arrays = {"train_images": train_images, "test_images": test_images}
+        else:
+            arrays = data()
+        return fit(model, **arrays, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+                   seed=config["seed"], loss_fn=loss_fn, progress=progress, desc=desc or kind)
+
+    return load_or_train(kind, config, lambda cfg: model_class(**cfg["model"]), train, cache=cache)
+
+
 def autoencoder_config(latent_dim: int, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.005,
                        seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
     """The cache configuration of an :class:`~ae_helpers.models.AutoEncoder` trained on MNIST."""
     return {
         "model": AutoEncoder(latent_dim=latent_dim, hidden=hidden).config(),
-        "recipe": {"data": "mnist-train", "test": "mnist-test", "loss": "mse", "optimizer": "adam",
-                   "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "shuffle": True},
+        "recipe": mnist_recipe("mse", epochs=epochs, batch_size=batch_size, lr=lr),
         "seed": int(seed),
     }
 
@@ -251,16 +279,5 @@ def trained_autoencoder(
     """
     config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                                 hidden=hidden)
-
-    def build(cfg: dict) -> AutoEncoder:
-        return AutoEncoder(**cfg["model"])
-
-    def train(model: nn.Module) -> History:
-        train_images, test_images = mnist_images()
-        recipe = config["recipe"]
-        return fit(model, train_images, test_images=test_images, epochs=recipe["epochs"],
-                   batch_size=recipe["batch_size"], lr=recipe["lr"], seed=config["seed"],
-                   progress=progress, desc=f"autoencoder, latent {latent_dim}")
-
-    model, history = load_or_train("autoencoder", config, build, train, cache=cache)
-    return model, history  # type: ignore[return-value]
+    return trained_on_mnist("autoencoder", AutoEncoder, config, progress=progress,  # type: ignore[return-value]
+                            desc=f"autoencoder, latent {latent_dim}", cache=cache)

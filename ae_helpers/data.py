@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .paths import data_dir
+from .paths import atomic_write, data_dir
 
 __all__ = [
     "MNIST_SHA256",
@@ -180,19 +180,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     if array.dtype != np.uint8:
         raise ValueError(f"write_idx writes uint8 arrays only, got {array.dtype}")
     header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    _atomic_write(Path(path), header + array.tobytes())
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: fh.write(header + array.tobytes()))
 
 
 # --------------------------------------------------------------------------- sources

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import load_or_train, mnist_tensors
+from .cache import mnist_recipe, mnist_tensors, trained_on_mnist
 from .latent import apply_in_batches
 from .models import mlp
-from .training import History, fit
+from .training import History
 
 __all__ = [
     "Classifier",
@@ -172,11 +172,15 @@ def judge_config(*, epochs: int = JUDGE_RECIPE["epochs"], batch_size: int = JUDG
     """The cache configuration of the judge :class:`Classifier` trained on MNIST."""
     return {
         "model": Classifier(hidden=hidden).config(),
-        "recipe": {"data": "mnist-train", "test": "mnist-test", "loss": "cross-entropy+outlier-exposure",
-                   "outlier_weight": float(outlier_weight), "optimizer": "adam", "epochs": int(epochs), "batch_size": int(batch_size),
-                   "lr": float(lr), "shuffle": True},
+        "recipe": mnist_recipe("cross-entropy+outlier-exposure", outlier_weight=float(outlier_weight),
+                               epochs=epochs, batch_size=batch_size, lr=lr),
         "seed": int(seed),
     }
+
+
+def _labelled_mnist() -> dict:
+    x_train, y_train, x_test, y_test = mnist_tensors()
+    return {"train_images": x_train, "train_targets": y_train, "test_images": x_test, "test_targets": y_test}
 
 
 def trained_judge(
@@ -200,17 +204,6 @@ def trained_judge(
         raise ValueError(f"outlier_weight must be non-negative, got {outlier_weight}")
     config = judge_config(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                           outlier_weight=outlier_weight, hidden=hidden)
-    recipe = config["recipe"]
-
-    def build(cfg: dict) -> Classifier:
-        return Classifier(**cfg["model"])
-
-    def train(model: nn.Module) -> History:
-        x_train, y_train, x_test, y_test = mnist_tensors()
-        return fit(model, x_train, train_targets=y_train, test_images=x_test, test_targets=y_test,
-                   epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                   seed=config["seed"], loss_fn=partial(judge_loss, outlier_weight=recipe["outlier_weight"]),
-                   progress=progress, desc="judge")
-
-    model, history = load_or_train("judge", config, build, train, cache=cache)
-    return model, history  # type: ignore[return-value]
+    return trained_on_mnist("judge", Classifier, config,  # type: ignore[return-value]
+                            loss_fn=partial(judge_loss, outlier_weight=config["recipe"]["outlier_weight"]),
+                            data=_labelled_mnist, progress=progress, desc="judge", cache=cache)

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["AutoEncoder", "mlp", "flatten_images"]
+__all__ = ["AutoEncoder", "mlp", "flatten_images", "check_codes"]
 
 
 def mlp(sizes: Sequence[int], *, final: nn.Module | None = None) -> nn.Sequential:
@@ -34,6 +34,17 @@ def flatten_images(x: torch.Tensor, num_features: int) -> torch.Tensor:
     if x.shape[1] != num_features:
         raise ValueError(f"encode expects {num_features} values per image, got {x.shape[1]}")
     return x
+
+
+def check_codes(z: torch.Tensor, latent_dim: int) -> torch.Tensor:
+    """``z`` itself, after checking it is a batch of codes of shape ``(N, latent_dim)``.
+
+    Raises a ``ValueError`` stating the expected and the given shape otherwise.
+    """
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"decode expects codes of size {latent_dim} (shape (N, {latent_dim})), "
+                         f"got shape {tuple(z.shape)}")
+    return z
 
 
 class AutoEncoder(nn.Module):
@@ -70,12 +81,7 @@ class AutoEncoder(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Pixels of shape ``(N, num_features)``, in [0, 1], for codes of shape ``(N, latent_dim)``."""
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"decode expects codes of size {self.latent_dim} (shape (N, {self.latent_dim})), "
-                f"got shape {tuple(z.shape)}"
-            )
-        return self.decoder(z)
+        return self.decoder(check_codes(z, self.latent_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction of ``x``, with the same shape as ``x``."""

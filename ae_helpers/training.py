@@ -23,14 +23,13 @@ import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .models import AutoEncoder
 
 __all__ = [
     "History",
@@ -39,6 +38,8 @@ __all__ = [
     "evaluate_loss",
     "evaluate_mse",
     "fit",
+    "fused_adam_works",
+    "make_adam",
     "per_digit_mse",
     "pick_device",
     "reconstruct",
@@ -340,12 +341,15 @@ def fit(
         desc: label of the progress bar.
 
     The model is left in eval mode. A NaN or infinite training loss stops training with
-    :class:`TrainingDiverged`, which names the epoch and the batch.
+    :class:`TrainingDiverged` at the end of that epoch, naming the epoch and the first bad batch.
 
-    Speed: on a CPU, torch uses every core for each operation. Run one torch workload at a
-    time: a second one (another notebook's kernel training, say) on the same cores makes both
-    many times slower, not twice. Results are bit-reproducible for the same seed *and* the
-    same number of threads (``torch.get_num_threads()``).
+    Speed: the loop is plain autograd; what makes it fast is where the data live (one tensor,
+    batches are index lookups instead of a ``DataLoader`` converting images one by one),
+    Adam's fused kernel (:func:`make_adam`) and losses read once per epoch instead of once per
+    batch (``benchmarks/train_speed.py`` measures each). On a CPU, torch uses every core for each operation: run one
+    torch workload at a time, since a second one on the same cores makes both many times
+    slower. Results are bit-reproducible for the same seed *and* the same number of threads
+    (``torch.get_num_threads()``) on the same kind of machine.
     """
     started = time.perf_counter()
     if epochs < 0 or batch_size < 1 or not lr > 0:
@@ -353,51 +357,46 @@ def fit(
                          f"batch_size={batch_size}, lr={lr}")
     device = pick_device(device)
     loss_fn = reconstruction_loss if loss_fn is None else loss_fn
-    x_train = _flat(train_images) if flatten else train_images
-    _check_pair("train", x_train, train_targets)
-    x_train = x_train.to(device=device, dtype=torch.float32).contiguous()
-    y_train = None if train_targets is None else train_targets.to(device).contiguous()
+    x = (_flat(train_images) if flatten else train_images).to(device=device, dtype=torch.float32)
+    _check_pair("train", x, train_targets)
+    y = None if train_targets is None else train_targets.to(device)
     if test_images is not None:
         _check_pair("test", test_images, test_targets)
-    n = x_train.shape[0]
-    starts = list(range(0, n, batch_size))
-    history = History(batches_per_epoch=len(starts))
+    n = x.shape[0]
+    sizes = torch.tensor([min(batch_size, n - start) for start in range(0, n, batch_size)], dtype=torch.float64)
+    history = History(batches_per_epoch=len(sizes))
 
     model.to(device)
-    model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
+    optimizer = make_adam(params, lr=lr, device=device)
     generator = torch.Generator().manual_seed(int(seed))
-    on_cpu = device.type == "cpu"
-    fast = _FastAutoEncoderStep.plan(model, loss_fn, x_train, y_train, params) if on_cpu else None
-    optimizer = _KernelAdam(params, lr) if fast is not None and _KernelAdam.available() else _adam(params, lr, device)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(1, epochs + 1), desc=desc or "training", unit="epoch", disable=not progress,
-               leave=True)
+    bar = tqdm(range(1, epochs + 1), desc=desc or "training", unit="epoch", disable=not progress, leave=True)
     try:
         for epoch in bar:
+            t0 = time.perf_counter()
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
-            t0 = time.perf_counter()
-            if fast is not None:
-                losses = _train_epoch_fast(fast, optimizer, x_train, y_train, order, batch_size)
-            elif on_cpu:
-                losses = _train_epoch_cpu(model, optimizer, loss_fn, x_train, y_train, order, batch_size)
-            else:
-                losses = _train_epoch_device(model, optimizer, loss_fn, x_train, y_train, order, batch_size)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - t0
-            for i, value in enumerate(losses):
-                if not math.isfinite(value):
-                    raise _diverged(epoch, i + 1, len(starts), value, lr)
-            sizes = [min(batch_size, n - s) for s in starts]
-            history.batch_losses.extend(losses)
-            history.epoch_losses.append(sum(v * s for v, s in zip(losses, sizes)) / n)
-            history.epoch_seconds.append(elapsed)
+            losses = []
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                loss = loss_fn(model, x[idx], None if y is None else y[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.detach())
+            batch_losses = torch.stack(losses).to("cpu", torch.float64)  # the epoch's one sync
+            history.epoch_seconds.append(time.perf_counter() - t0)
+            bad = (~torch.isfinite(batch_losses)).nonzero()
+            if len(bad):
+                first = int(bad[0])
+                raise _diverged(epoch, first + 1, len(sizes), float(batch_losses[first]), lr)
+            history.batch_losses.extend(batch_losses.tolist())
+            history.epoch_losses.append(float((batch_losses * sizes).sum() / n))
             postfix = {"loss": f"{history.epoch_losses[-1]:.4f}"}
             if test_images is not None:
                 if test_targets is None:
@@ -416,275 +415,28 @@ def fit(
     return history
 
 
-def _adam(params: list[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where torch has one for this device (one call per step)."""
-    if device.type in ("cpu", "cuda"):
-        try:
-            return torch.optim.Adam(params, lr=lr, fused=True)
-        except (RuntimeError, TypeError, ValueError):  # an older torch without the fused kernel
-            pass
-    return torch.optim.Adam(params, lr=lr, foreach=device.type != "cpu")
+@lru_cache(maxsize=None)
+def fused_adam_works(device: str) -> bool:
+    """Whether ``torch.optim.Adam(..., fused=True)`` runs on ``device`` with this torch.
 
-
-def _train_epoch_cpu(model, optimizer, loss_fn, x, y, order, batch_size) -> list[float]:
-    """One epoch on the CPU; returns the batch losses. Stops at the first non-finite loss."""
-    losses: list[float] = []
-    n = x.shape[0]
-    adam = _DirectAdam(optimizer)
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
-        xb = x.index_select(0, idx)
-        yb = None if y is None else y.index_select(0, idx)
-        loss = loss_fn(model, xb, yb)
-        value = loss.item()
-        losses.append(value)
-        if not math.isfinite(value):
-            break  # fit raises, naming this batch
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        adam.step()
-    return losses
-
-
-def _train_epoch_device(model, optimizer, loss_fn, x, y, order, batch_size) -> list[float]:
-    """One epoch on a GPU: losses stay on the device until the epoch ends (no sync per batch)."""
-    n = x.shape[0]
-    batches = (n + batch_size - 1) // batch_size
-    buffer = torch.empty(batches, device=x.device, dtype=torch.float32)
-    for i, start in enumerate(range(0, n, batch_size)):
-        idx = order[start:start + batch_size]
-        xb = x.index_select(0, idx)
-        yb = None if y is None else y.index_select(0, idx)
-        loss = loss_fn(model, xb, yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        buffer[i] = loss.detach()
-    return buffer.cpu().tolist()
-
-
-class _FastAutoEncoderStep:
-    """Forward and backward pass of a plain :class:`AutoEncoder` under the default MSE loss,
-    written out by hand, into work tensors made once: the aten operations autograd would run,
-    in the same order and on the same operand layouts, so the gradients match autograd's (to the
-    last bit in the tests here), without building and walking a graph for every batch. Two
-    differences: the reported loss is a dot product of the error with itself (it may differ
-    from ``mse_loss`` in the last bit), and gradients below float32's smallest normal number
-    (1.2e-38) are set to 0, which keeps the matmuls off the CPU's slow denormal path.
-
-    :meth:`plan` returns ``None`` for anything else (another model or loss, a subclass, a model
-    with hooks, frozen parameters), which then trains through autograd.
+    A real probe, not a version guess: one step on a two-element tensor, checked to move the
+    parameter against its gradient. (The fused CPU kernel exists from torch 2.4; MPS and older
+    builds may lack it.)
     """
-
-    def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor, bool]]):
-        self.layers = layers  # (weight, bias, ReLU after this layer), first to last
-        self.one = torch.ones((), dtype=torch.float32)  # the seed gradient of the scalar loss
-        self.buffers: dict[int, dict] = {}
-        for weight, bias, _ in layers:  # gradients are written into these, batch after batch
-            weight.grad = torch.zeros_like(weight)
-            bias.grad = torch.zeros_like(bias)
-
-    @classmethod
-    def plan(cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor | None,
-             params: list[torch.Tensor]) -> "_FastAutoEncoderStep | None":
-        """The hand-written step for ``model`` when it applies, else ``None``."""
-        if type(model) is not AutoEncoder or loss_fn is not reconstruction_loss:
-            return None
-        if x.ndim != 2 or x.dtype != torch.float32 or x.shape[1] != model.num_features:
-            return None
-        if y is not None and (y.dtype != torch.float32 or y.shape != x.shape):
-            return None
-        if torch.is_grad_enabled() is False or torch.is_anomaly_enabled():
-            return None
-        modules = [*model.encoder, *model.decoder]
-        if any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks for m in [model, *modules]):
-            return None
-        if not isinstance(modules[-1], nn.Sigmoid):
-            return None
-        layers: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
-        for i, module in enumerate(modules[:-1]):
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                layers.append((module.weight, module.bias, False))
-            elif isinstance(module, nn.ReLU) and layers and not layers[-1][2] and i > 0 \
-                    and isinstance(modules[i - 1], nn.Linear):
-                layers[-1] = (layers[-1][0], layers[-1][1], True)
-            else:
-                return None
-        if layers[-1][2]:
-            return None  # a ReLU right before the sigmoid: not the book's model
-        tensors = [t for w, b, _ in layers for t in (w, b)]
-        if len(tensors) != len(params) or any(a is not b for a, b in zip(tensors, params)):
-            return None
-        if any(t.dtype != torch.float32 or not t.requires_grad or not t.is_contiguous() for t in tensors):
-            return None
-        return cls(layers)
-
-    flush = True
-    tiny = torch.finfo(torch.float32).tiny
-
-    def buffers_for(self, rows: int) -> dict:
-        """Work tensors for batches of ``rows`` images, made once and reused."""
-        found = self.buffers.get(rows)
-        if found is None:
-            sizes = [w.shape for w, _, _ in self.layers]  # (out, in)
-            found = {
-                "act": [torch.empty(rows, o) for o, _ in sizes],
-                "grad_in": [torch.empty(rows, i) for _, i in sizes],
-                "out": torch.empty(rows, sizes[-1][0]),
-                "grad_out": torch.empty(rows, sizes[-1][0]),
-                "batch": torch.empty(rows, sizes[0][1]),
-            }
-            self.buffers[rows] = found
-        return found
-
-    def __call__(self, xb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Loss of one batch; leaves every parameter's ``.grad`` set, as ``loss.backward()`` would."""
-        aten = torch.ops.aten
-        buf = self.buffers_for(xb.shape[0])
-        with torch.no_grad():
-            inputs = []
-            h = xb
-            for k, (weight, bias, relu) in enumerate(self.layers):
-                inputs.append(h)
-                h = torch.addmm(bias, h, weight.t(), out=buf["act"][k])
-                if relu:
-                    torch.relu_(h)
-            out = torch.sigmoid(h, out=buf["out"])
-            grad = buf["grad_out"]
-            # the loss and its gradient from one difference: (out - target) * 2/N is what
-            # mse_loss_backward computes; the sum of squares is a dot product
-            diff = torch.sub(out, target, out=grad).view(-1)
-            loss = torch.dot(diff, diff).div_(diff.numel())
-            grad.mul_(2.0 / diff.numel())
-            aten.sigmoid_backward.grad_input(grad, out, grad_input=grad)
-            if self.flush:
-                # Saturated output pixels (sigmoid near 0 or 1) give gradients below float32's
-                # smallest normal number; such denormals make the two matmuls that read this
-                # tensor several times slower. They are 0 to within 1e-38: make them 0.
-                aten.hardshrink.out(grad, self.tiny, out=grad)
-            for k in range(len(self.layers) - 1, -1, -1):
-                weight, bias, _ = self.layers[k]
-                h = inputs[k]
-                torch.mm(grad.t(), h, out=weight.grad)
-                torch.sum(grad, 0, out=bias.grad)
-                if k > 0:
-                    grad_h = torch.mm(grad, weight, out=buf["grad_in"][k])
-                    if self.layers[k - 1][2]:
-                        aten.threshold_backward.grad_input(grad_h, h, 0, grad_input=grad_h)
-                    grad = grad_h
-        return loss
+    try:
+        p = torch.zeros(2, device=device, requires_grad=True)
+        p.grad = torch.ones_like(p)
+        torch.optim.Adam([p], lr=0.1, fused=True).step()
+        return bool((p.detach() < 0).all())
+    except (RuntimeError, TypeError, ValueError, NotImplementedError):
+        return False
 
 
-def _train_epoch_fast(step: _FastAutoEncoderStep, optimizer, x, y, order, batch_size) -> list[float]:
-    """One CPU epoch through the hand-written step; the same batches and losses as
-    :func:`_train_epoch_cpu` with the default loss."""
-    losses: list[float] = []
-    n = x.shape[0]
-    adam = optimizer if isinstance(optimizer, _KernelAdam) else _DirectAdam(optimizer)
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
-        xb = torch.index_select(x, 0, idx, out=step.buffers_for(idx.shape[0])["batch"])
-        yb = xb if y is None else y.index_select(0, idx)
-        loss = step(xb, yb)
-        value = loss.item()
-        losses.append(value)
-        if not math.isfinite(value):
-            break  # fit raises, naming this batch
-        adam.step()
-    return losses
+def make_adam(params, *, lr: float, device: str | torch.device = "cpu") -> torch.optim.Adam:
+    """``torch.optim.Adam(params, lr=lr)``, fused into one kernel per step where that works here.
 
-
-_TINY = torch.finfo(torch.float32).tiny
-
-
-def _clear_denormals(*states: list[torch.Tensor]) -> None:
-    """Set values below float32's smallest normal number in Adam's state to 0, in place.
-
-    Weights fed by pixels that are always 0 get zero gradients, so their running mean decays
-    by 0.9 a step and turns denormal after about 800 steps, which makes the fused kernel a
-    third slower by the last epochs. Such values move a weight by about 1e-30 * lr, far below
-    its last bit, so clearing them leaves the trained weights as they were.
+    The fused kernel updates every parameter in one call instead of a Python loop over them;
+    on the book's autoencoders it is the fastest of Adam's implementations on both CPU and GPU.
+    Where :func:`fused_adam_works` says no, this is torch's default implementation.
     """
-    for state in states:
-        for t in state:
-            torch.ops.aten.hardshrink.out(t, _TINY, out=t)
-
-
-class _KernelAdam:
-    """Adam as ``torch.optim.Adam(params, lr, fused=True)`` computes it on the CPU, state kept here.
-
-    The same state tensors (zeros, a float32 step count) and the same two calls per step
-    (``_foreach_add_`` on the step counts, then the fused kernel), so the weights are
-    bit-identical; what it skips is constructing a ``torch.optim.Optimizer``, whose first use
-    in a process imports ``torch._dynamo`` (about 3 s, paid by every chapter that trains).
-    Used only by the hand-written autoencoder step, which always provides every gradient.
-    """
-
-    betas = (0.9, 0.999)
-    eps = 1e-8
-
-    def __init__(self, params: list[torch.Tensor], lr: float):
-        self.params = params
-        self.lr = lr
-        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
-        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
-        self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]
-        self.count = 0
-
-    @staticmethod
-    def available() -> bool:
-        return hasattr(torch, "_fused_adam_")
-
-    def step(self) -> None:
-        """One Adam update from the parameters' ``.grad``."""
-        grads = [p.grad for p in self.params]
-        torch._foreach_add_(self.steps, 1)
-        torch._fused_adam_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps, amsgrad=False,
-                           lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
-                           eps=self.eps, maximize=False, grad_scale=None, found_inf=None)
-        self.count += 1
-        if self.count % 32 == 0:
-            _clear_denormals(self.exp_avgs, self.exp_avg_sqs)
-
-
-class _DirectAdam:
-    """``optimizer.step()`` of a fused CPU Adam without the Python bookkeeping around the kernel.
-
-    The first step goes through ``optimizer.step()`` (which creates the state); later ones call
-    the same fused kernel on the same state tensors directly, so the result is bit-identical.
-    Falls back to ``optimizer.step()`` for any other optimizer or setting.
-    """
-
-    use_kernel = True
-
-    def __init__(self, optimizer: torch.optim.Optimizer):
-        self.optimizer = optimizer
-        self.lists: tuple | None = None
-        group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
-        self.ok = (self.use_kernel and type(optimizer) is torch.optim.Adam and bool(group.get("fused"))
-                   and not group.get("amsgrad") and not group.get("maximize") and group.get("weight_decay") == 0
-                   and not group.get("differentiable") and not group.get("capturable")
-                   and not group.get("decoupled_weight_decay", False) and hasattr(torch, "_fused_adam_"))
-
-    def step(self) -> None:
-        """One Adam update from the parameters' ``.grad``."""
-        if not self.ok or self.lists is None:
-            self.optimizer.step()
-            if self.ok:
-                params = self.optimizer.param_groups[0]["params"]
-                states = [self.optimizer.state[p] for p in params]
-                if len(states) == len(params) and all("step" in st for st in states):
-                    self.lists = (params, [st["exp_avg"] for st in states],
-                                  [st["exp_avg_sq"] for st in states], [st["step"] for st in states])
-            return
-        group = self.optimizer.param_groups[0]
-        params, exp_avgs, exp_avg_sqs, steps = self.lists
-        grads = [p.grad for p in params]
-        if any(g is None for g in grads):
-            self.optimizer.step()  # a parameter without a gradient: the optimizer knows what to do
-            return
-        beta1, beta2 = group["betas"]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
-                           lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"],
-                           eps=group["eps"], maximize=False, grad_scale=None, found_inf=None)
+    return torch.optim.Adam(params, lr=lr, fused=fused_adam_works(str(torch.device(device))) or None)

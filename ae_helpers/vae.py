@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import load_or_train, mnist_images
+from .cache import mnist_recipe, trained_on_mnist
 from .latent import decode_all
-from .models import flatten_images, mlp
-from .training import History, fit
+from .models import check_codes, flatten_images, mlp
+from .training import History
 
 __all__ = [
     "VAE",
@@ -105,22 +105,13 @@ class VAE(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def _check_code(self, z: torch.Tensor) -> None:
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"decode expects codes of size {self.latent_dim} (shape (N, {self.latent_dim})), "
-                f"got shape {tuple(z.shape)}"
-            )
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Pixels of shape ``(N, num_features)``, in [0, 1], for codes of shape ``(N, latent_dim)``."""
-        self._check_code(z)
-        return self.decoder(z)
+        return self.decoder(check_codes(z, self.latent_dim))
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's output before its final sigmoid, ``(N, num_features)`` (for the loss)."""
-        self._check_code(z)
-        return self.decoder[:-1](z)
+        return self.decoder[:-1](check_codes(z, self.latent_dim))
 
     def forward_parts(self, x: torch.Tensor, generator: torch.Generator | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -193,9 +184,8 @@ def vae_config(latent_dim: int, *, beta: float = VAE_BETA, epochs: int = 10, bat
     """The cache configuration of a :class:`VAE` trained on MNIST with :func:`vae_loss`."""
     return {
         "model": VAE(latent_dim=latent_dim, hidden=hidden).config(),
-        "recipe": {"data": "mnist-train", "test": "mnist-test", "loss": "bce-logits-sum+beta*kl",
-                   "beta": float(beta), "optimizer": "adam", "epochs": int(epochs),
-                   "batch_size": int(batch_size), "lr": float(lr), "shuffle": True},
+        "recipe": mnist_recipe("bce-logits-sum+beta*kl", beta=float(beta), epochs=epochs,
+                               batch_size=batch_size, lr=lr),
         "seed": int(seed),
     }
 
@@ -228,17 +218,5 @@ def trained_vae(
         raise ValueError(f"beta must be non-negative, got {beta}")
     config = vae_config(latent_dim, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                         hidden=hidden)
-    recipe = config["recipe"]
-
-    def build(cfg: dict) -> VAE:
-        return VAE(**cfg["model"])
-
-    def train(model: nn.Module) -> History:
-        train_images, test_images = mnist_images()
-        return fit(model, train_images, test_images=test_images, epochs=recipe["epochs"],
-                   batch_size=recipe["batch_size"], lr=recipe["lr"], seed=config["seed"],
-                   loss_fn=partial(vae_loss, beta=recipe["beta"]), progress=progress,
-                   desc=f"VAE, latent {latent_dim}")
-
-    model, history = load_or_train("vae", config, build, train, cache=cache)
-    return model, history  # type: ignore[return-value]
+    return trained_on_mnist("vae", VAE, config, loss_fn=partial(vae_loss, beta=config["recipe"]["beta"]),  # type: ignore[return-value]
+                            progress=progress, desc=f"VAE, latent {latent_dim}", cache=cache)

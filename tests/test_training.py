@@ -9,12 +9,13 @@ import torch.nn.functional as F
 
 from ae_helpers.models import AutoEncoder
 from ae_helpers.training import (
-    _FastAutoEncoderStep,
     History,
     TrainingDiverged,
     evaluate_loss,
     evaluate_mse,
     fit,
+    fused_adam_works,
+    make_adam,
     per_digit_mse,
     pick_device,
     reconstruction_loss,
@@ -257,135 +258,65 @@ def test_progress_bar_shows_on_stderr(small, capsys):
     assert capsys.readouterr().err == ""
 
 
-# --------------------------------------------------------------------------- the fast path
+# --------------------------------------------------------------------------- the loop itself
 
 
-def _via_autograd(model, xb, yb):
-    """The default loss under another name: ``fit`` then trains through autograd."""
-    return reconstruction_loss(model, xb, yb)
+def test_fit_is_the_plain_loop_the_book_shows(small):
+    """fit's epoch equals the loop chapter 2 prints, written out here with public PyTorch only."""
+    images = small[0][:700]
+    seed_everything(11)
+    model = AutoEncoder(latent_dim=3)
+    history = fit(model, images, epochs=2, batch_size=100, lr=0.005, seed=11, progress=False)
+
+    seed_everything(11)
+    by_hand = AutoEncoder(latent_dim=3)
+    x = images.reshape(len(images), -1)
+    optimizer = torch.optim.Adam(by_hand.parameters(), lr=0.005, fused=fused_adam_works("cpu") or None)
+    generator = torch.Generator().manual_seed(11)
+    losses = []
+    for _ in range(2):
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), 100):
+            xb = x[order[start:start + 100]]
+            loss = F.mse_loss(by_hand(xb), xb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    assert history.batch_losses == losses
+    for (name, a), b in zip(model.state_dict().items(), by_hand.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert history.epoch_losses[0] == pytest.approx(sum(losses[:7]) / 7, rel=1e-12)
 
 
-def _pair_of_runs(images, *, targets=None, epochs=2):
-    """(model, history) trained by the hand-written step and by autograd, from the same start."""
-    runs = []
-    for loss_fn in (None, _via_autograd):
-        seed_everything(7)
-        model = AutoEncoder(latent_dim=5)
-        history = fit(model, images, train_targets=targets, epochs=epochs, batch_size=128, seed=7,
-                      loss_fn=loss_fn, progress=False)
-        runs.append((model, history))
-    return runs
+def test_epoch_loss_weights_a_short_last_batch_by_its_size(small):
+    _, history = _trained(small[0][:250], epochs=1, batch_size=100)
+    a, b, c = history.batch_losses
+    assert history.batches_per_epoch == 3
+    assert history.epoch_losses[0] == pytest.approx((100 * a + 100 * b + 50 * c) / 250, rel=1e-12)
 
 
-def test_fast_step_applies_only_to_the_plain_autoencoder_with_the_default_loss(small):
-    x = small[0].reshape(1000, -1)[:10]
-
-    def plan(model, loss_fn=reconstruction_loss, y=None):
-        params = [p for p in model.parameters() if p.requires_grad]
-        return _FastAutoEncoderStep.plan(model, loss_fn, x, y, params)
-
-    assert plan(AutoEncoder(latent_dim=3)) is not None
-    assert plan(AutoEncoder(latent_dim=3, hidden=(32,))) is not None
-    assert plan(AutoEncoder(latent_dim=3), y=x.clone()) is not None  # denoising: clean targets
-    assert plan(AutoEncoder(latent_dim=3), loss_fn=_via_autograd) is None
-
-    class Subclass(AutoEncoder):
-        pass
-
-    assert plan(Subclass(latent_dim=3)) is None
-    frozen = AutoEncoder(latent_dim=3)
-    frozen.encoder[0].bias.requires_grad_(False)
-    assert plan(frozen) is None
-    hooked = AutoEncoder(latent_dim=3)
-    hooked.decoder[0].register_forward_hook(lambda *args: None)
-    assert plan(hooked) is None
-    assert plan(torch.nn.Sequential(torch.nn.Linear(784, 784), torch.nn.Sigmoid())) is None
+def test_fused_adam_probe_and_make_adam():
+    assert fused_adam_works("cpu") is (fused_adam_works("cpu") is True)  # a plain bool, cached
+    params = [torch.zeros(3, requires_grad=True)]
+    adam = make_adam(params, lr=0.01)
+    assert isinstance(adam, torch.optim.Adam)
+    assert adam.defaults["lr"] == 0.01
+    assert adam.defaults["fused"] == (True if fused_adam_works("cpu") else None)
+    params[0].grad = torch.ones(3)
+    adam.step()
+    assert torch.all(params[0] < 0)
+    assert fused_adam_works("no-such-device") is False  # a probe that fails says no, never raises
 
 
-def test_fast_step_matches_autograd(small):
-    (fast, hf), (slow, hs) = _pair_of_runs(small[0])
-    assert len(hf.batch_losses) == len(hs.batch_losses) == 16
-    for a, b in zip(hf.batch_losses, hs.batch_losses):
-        assert a == pytest.approx(b, rel=1e-5, abs=0)
-    assert hf.batch_losses[-1] < 0.8 * hf.batch_losses[0]  # and it trains
-    for (name, a), b in zip(fast.state_dict().items(), slow.state_dict().values()):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+def test_training_package_uses_public_pytorch_only():
+    """No private torch names (torch._..., torch.ops.aten) and no optimizer internals."""
+    import re
+    from pathlib import Path
 
+    import ae_helpers
 
-def test_fast_step_matches_autograd_with_targets(small):
-    clean = small[0][:500].reshape(500, -1)
-    noisy = (clean + 0.3 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
-    (_, hf), (_, hs) = _pair_of_runs(noisy, targets=clean, epochs=2)
-    for a, b in zip(hf.batch_losses, hs.batch_losses):
-        assert a == pytest.approx(b, rel=1e-5, abs=0)
-
-
-def test_fast_step_is_bit_deterministic(small):
-    runs = [_pair_of_runs(small[0][:600], epochs=2)[0] for _ in range(2)]
-    (a, ha), (b, hb) = runs
-    assert ha.batch_losses == hb.batch_losses
-    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
-        assert torch.equal(pa, pb), name
-
-
-def test_fast_step_leaves_gradients_like_backward(small):
-    x = small[0][:200].reshape(200, -1)
-    seed_everything(3)
-    model = AutoEncoder(latent_dim=4)
-    loss = reconstruction_loss(model, x)
-    loss.backward()
-    expected = [p.grad.clone() for p in model.parameters()]
-    step = _FastAutoEncoderStep.plan(model, reconstruction_loss, x, None, list(model.parameters()))
-    assert float(step(x, x)) == pytest.approx(loss.item(), rel=1e-6)
-    for p, g in zip(model.parameters(), expected):
-        assert torch.allclose(p.grad, g, rtol=1e-5, atol=1e-9)
-
-
-def test_direct_adam_kernel_matches_optimizer_step(small, monkeypatch):
-    from ae_helpers import training
-
-    results = []
-    for use_kernel in (True, False):
-        monkeypatch.setattr(training._DirectAdam, "use_kernel", use_kernel)
-        for loss_fn in (None, _via_autograd):
-            seed_everything(5)
-            model = AutoEncoder(latent_dim=3)
-            fit(model, small[0][:600], epochs=2, batch_size=100, seed=5, loss_fn=loss_fn, progress=False)
-            results.append(model.state_dict())
-    for fast_kernel, slow_kernel in ((results[0], results[2]), (results[1], results[3])):
-        for name, a in fast_kernel.items():
-            assert torch.equal(a, slow_kernel[name]), name
-
-
-def test_kernel_adam_matches_torch_adam_bit_for_bit():
-    from ae_helpers.training import _KernelAdam
-
-    if not _KernelAdam.available():
-        pytest.skip("this torch has no fused Adam kernel")
-    torch.manual_seed(0)
-    ours = [torch.randn(5, 3), torch.randn(3)]
-    theirs = [p.clone() for p in ours]
-    kernel, reference = _KernelAdam(ours, lr=0.005), torch.optim.Adam(theirs, lr=0.005, fused=True)
-    for step in range(4):
-        grads = [torch.randn_like(p) for p in ours]
-        for p, q, g in zip(ours, theirs, grads):
-            p.grad, q.grad = g.clone(), g.clone()
-        kernel.step()
-        reference.step()
-    assert all(torch.equal(p, q) for p, q in zip(ours, theirs))
-
-
-def test_kernel_adam_clears_denormal_state():
-    from ae_helpers.training import _KernelAdam
-
-    if not _KernelAdam.available():
-        pytest.skip("this torch has no fused Adam kernel")
-    weight = torch.ones(4)
-    adam = _KernelAdam([weight], lr=0.005)
-    weight.grad = torch.zeros(4)
-    adam.exp_avgs[0].fill_(1e-39)  # a denormal float32, as a decaying running mean becomes
-    before = weight.clone()
-    for _ in range(32):
-        adam.step()
-    assert torch.count_nonzero(adam.exp_avgs[0]) == 0
-    assert torch.equal(weight, before)  # such values never moved the weight anyway
+    for path in Path(ae_helpers.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        for pattern in (r"torch\._\w", r"torch\.ops\b", r"\.state\[", r"\._forward_hooks", r"_foreach_"):
+            assert not re.search(pattern, text), f"{path.name}: private PyTorch use matching {pattern!r}"

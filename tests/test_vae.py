@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 import torch
 
-import ae_helpers.vae as vae_module
+import ae_helpers.cache as cache_module
 from ae_helpers.data import load_mnist
 from ae_helpers.latent import encode_all
 from ae_helpers.training import TrainingDiverged, evaluate_loss, evaluate_mse, fit, seed_everything
@@ -162,7 +162,7 @@ def test_latent_tools_use_the_mean_code(subset):
 def test_trained_vae_goes_through_the_cache(tmp_path, monkeypatch, subset):
     # the wiring, on a subset so that it takes seconds (the chapter trains on all of MNIST)
     test_images = load_mnist("test")[0][:500]
-    monkeypatch.setattr(vae_module, "mnist_images", lambda: (subset[:1000], test_images))
+    monkeypatch.setattr(cache_module, "mnist_images", lambda: (subset[:1000], test_images))
     model, history = trained_vae(2, epochs=1, progress=False, cache=tmp_path)
     assert history.source == "trained"
     assert len(list(tmp_path.glob("vae-*.pt"))) == 1

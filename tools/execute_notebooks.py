@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from ae_helpers.paths import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
@@ -57,15 +58,7 @@ def execute(path: Path, timeout: int = 600) -> None:
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     clean(nb)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".ipynb.part")
-    os.close(fd)
-    try:
-        nbformat.write(nb, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
 
 
 def main(argv: list[str] | None = None) -> int:
