@@ -2,7 +2,10 @@
 #   make book   build the rendered book into _build/html (offline: see `make vendor`)
 #   make vendor MathJax, require.js and the widget manager for the book, from npm (package.json)
 #   make test   unit tests, the chapters through nbval, and the browser test
+#   make test-foreign  the chapters through nbval again, as on another machine (empty model cache)
 #   make notebooks  re-execute the chapters and store their outputs
+#   make spread     re-execute and store the chapters, re-run them in other numeric environments,
+#                   and set the checked numbers' tolerances (ae_helpers/expected.json, tests/SPREAD.md)
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
 #   make clean  remove the built book (data, model cache and .venv stay)
@@ -16,7 +19,7 @@ NPM := $(shell command -v npm 2>/dev/null)
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: install data vendor book test notebooks lab bench clean distclean
+.PHONY: install data vendor book test test-foreign notebooks spread lab bench clean distclean
 
 install: $(STAMP) data
 
@@ -52,9 +55,23 @@ BOOK_THREADS := 2
 test: install vendor
 	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
 
+# A machine unlike the one that stored the outputs: MKL's compatible code path, PyTorch's kernels
+# without vector instructions, and nothing trained before. The chapters' checks must still pass.
+FOREIGN_ENV := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
+
+test-foreign: install
+	rm -rf _build/foreign-cache
+	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) OMP_NUM_THREADS=$(BOOK_THREADS) \
+		$(BIN)/python -m pytest --nbval book/
+
 # Re-execute every chapter top to bottom in a fresh kernel and store it (after editing one).
 notebooks: install
 	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/execute_notebooks.py
+
+# After a change to what a chapter computes: store it and re-measure its tolerances (a few minutes
+# per chapter). Pass CHAPTERS="book/02_latent2d.ipynb ..." to do some chapters only.
+spread: install
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/measure_spread.py $(CHAPTERS)
 
 lab: install
 	$(BIN)/jupyter lab book/

@@ -56,7 +56,9 @@ def expect(key: str, value: float) -> None:
     Raises :class:`ExpectationError` naming the key, the value, the reference and the tolerance
     when it is not (or when the value is not a finite number). Keys are ``"<chapter>.<name>"``.
     """
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"expect({key!r}, ...) needs a number, got {type(value).__name__}")
+    if not isinstance(value, Real):
         try:
             value = float(value)  # a 0-d tensor or NumPy scalar
         except (TypeError, ValueError):

@@ -6,13 +6,21 @@
 Outputs are kept; editor metadata, execution timestamps and stale outputs are dropped, and
 widget state is stored so that sliders render in the built book. nbval (``make test``)
 then checks that re-running gives the stored outputs.
+
+``--out-dir DIR`` writes the executed copies there instead (any thread count; the chapters in
+book/ stay as they are), and ``--seed N`` first sets the ``SEED = ...`` line of each chapter's
+settings to N: ``tools/measure_spread.py`` uses both to re-run the book in other numeric
+environments. ``--timings FILE`` writes each chapter's seconds as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -26,6 +34,7 @@ KEEP_CELL_METADATA = ("tags",)
 # Seeded training is repeatable bit for bit only at a fixed thread count; `make test` runs
 # nbval with the same value (BOOK_THREADS in the Makefile).
 BOOK_THREADS = "2"
+SEED_LINE = re.compile(r"^SEED = \d+", re.M)
 
 
 def chapters() -> list[Path]:
@@ -46,28 +55,44 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
 
 
-def execute(path: Path, timeout: int = 600) -> None:
-    if os.environ.get("OMP_NUM_THREADS") != BOOK_THREADS:
+def execute(path: Path, timeout: int = 600, *, out: Path | None = None, seed: int | None = None) -> float:
+    """Run the chapter at ``path`` in a fresh kernel; store it there (or at ``out``). Returns seconds."""
+    if out is None and os.environ.get("OMP_NUM_THREADS") != BOOK_THREADS:
         raise SystemExit(f"set OMP_NUM_THREADS={BOOK_THREADS} (or run `make notebooks`): the stored "
                          "outputs must come from the thread count nbval re-runs them with")
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+            if seed is not None:
+                cell.source = SEED_LINE.sub(f"SEED = {int(seed)}", cell.source)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
+    started = time.perf_counter()
     client.execute()
+    seconds = time.perf_counter() - started
     clean(nb)
-    atomic_write(path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
+    atomic_write(out or path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--out-dir", type=Path, help="write the executed copies here, not over the chapters")
+    parser.add_argument("--seed", type=int, help="run with SEED = N in each chapter's settings (needs --out-dir)")
+    parser.add_argument("--timings", type=Path, help="write {chapter: seconds} as JSON to this file")
     args = parser.parse_args(argv)
+    if args.seed is not None and args.out_dir is None:
+        parser.error("--seed changes the chapters' code: use it with --out-dir")
+    timings = {}
     for path in args.notebooks or chapters():
         print(f"executing {path}", file=sys.stderr)
-        execute(path.resolve())
+        out = None if args.out_dir is None else args.out_dir / path.name
+        timings[path.stem] = execute(path.resolve(), out=out, seed=args.seed)
+        print(f"  {timings[path.stem]:.1f} s", file=sys.stderr)
+    if args.timings:
+        atomic_write(args.timings, lambda fh: fh.write(json.dumps(timings, indent=1).encode()))
     return 0
 
 
