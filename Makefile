@@ -9,17 +9,27 @@
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
 #   make clean  remove the built book (data, model cache and .venv stay)
+#   make prereqs  find (or, as root with apt-get, install) the browser and npm that `make test` needs
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-NPM := $(shell command -v npm 2>/dev/null)
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: install data vendor book test test-foreign notebooks spread lab bench clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test test-foreign notebooks spread lab bench clean distclean
+
+# Before anything long: the browser tests need a Chromium or Chrome (tests/browsers.py says where it
+# looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
+# when we are root with apt-get; otherwise `make test` stops here with one line naming the fix.
+# `make book` only tries to install npm: without it the book still builds, with CDN scripts.
+prereqs:
+	@$(PYTHON) tests/browsers.py --need browser npm
+
+book-prereqs:
+	@$(PYTHON) tests/browsers.py --want npm --who "make book"
 
 install: $(STAMP) data
 
@@ -35,15 +45,17 @@ data: $(STAMP)
 
 # The browser scripts the built book serves itself (book/_ext/offline_assets.py copies them into
 # _build/html/_vendor/), installed exactly as package-lock.json pins them. With no npm, or when
-# the install fails, the build falls back to CDNs and says so in one line.
-vendor: $(if $(NPM),$(VENDOR_STAMP))
+# the install fails, the build falls back to CDNs and says so in one line. (npm is looked up when
+# the rule runs, so one that the prerequisite step has just installed counts.)
+vendor: $(VENDOR_STAMP)
 	@:
 
 $(VENDOR_STAMP): package.json package-lock.json
-	@if npm ci --no-audit --no-fund --ignore-scripts --loglevel=error; then touch $@; \
+	@if ! command -v npm >/dev/null 2>&1; then :; \
+	elif npm ci --no-audit --no-fund --ignore-scripts --loglevel=error; then touch $@; \
 	else echo "make vendor: npm ci failed; the book will load MathJax and the widget scripts from CDNs"; fi
 
-book: install vendor
+book: book-prereqs install vendor
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@touch $(BOOK_STAMP)
 
@@ -52,7 +64,7 @@ book: install vendor
 BOOK_THREADS := 2
 
 # tests/test_book_browser.py builds the book itself when _build/html is older than its sources.
-test: install vendor
+test: prereqs install vendor
 	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
 
 # A machine unlike the one that stored the outputs: MKL's compatible code path, PyTorch's kernels

@@ -7,7 +7,6 @@ once per test run.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Callable, Iterator
 
 import matplotlib
@@ -20,9 +19,7 @@ from ae_helpers.data import load_mnist  # noqa: E402
 from ae_helpers.models import AutoEncoder  # noqa: E402
 from ae_helpers.training import History, fit, seed_everything  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+import browsers  # noqa: E402  (tests/browsers.py: the one place a Chromium or Chrome is looked for)
 
 
 @pytest.fixture(scope="session")
@@ -84,17 +81,31 @@ def trained_ae_2d_history(train_small_autoencoder, trained_ae_2d) -> History:
 
 @pytest.fixture(scope="module")  # module: one sync Playwright per thread at a time (test_book_browser.py starts its own)
 def browser() -> Iterator[object]:
-    """A headless Chromium (Debian's /usr/bin/chromium) driven by Playwright; skipped if absent."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install it with `apt-get install chromium` to run browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+    """A headless Chromium or Chrome (found by tests/browsers.py) driven by Playwright.
+
+    Without a browser the test is skipped with one line naming the fix; under CI (CI=true) it fails.
+    """
+    executable = browsers.require_browser()
+    if browsers.on_ci():
+        from playwright import sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=str(executable), args=browsers.LAUNCH_ARGS)
         try:
             yield b
         finally:
             b.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say once, at the end, why the browser tests were skipped (not once per test)."""
+    reasons = {str(r.longrepr[-1]).removeprefix("Skipped: ") for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple)}
+    for why in sorted(reasons):
+        if why == browsers.BROWSER_MISSING or why.startswith("AE_BROWSER="):
+            terminalreporter.write_line(f"browser tests skipped: {why}", yellow=True)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The rendered book in a real browser (Debian's Chromium driven by Playwright), fully offline.
+"""The rendered book in a real browser (a Chromium or Chrome driven by Playwright), fully offline.
 
 The book is built first when ``_build/html`` is missing or older than its sources, then served
 on 127.0.0.1. Every page ``_toc.yml`` lists must load with no console errors and no request
@@ -6,12 +6,15 @@ leaving localhost (such requests are aborted and counted), show its images, type
 render its stored widgets and carry the headings its source has. A full-page screenshot of
 each page goes to ``_build/screenshots/``, with ``report.json`` summarising the run. On the
 page with the kernel-free explorer, dragging the point must redraw the digit with the pixels
-the cached 2-D model decodes for the new code.
+that the decoder weights embedded in that very page give for the new code (decoded again in
+Python by tests/explorer_weights.py), so the check holds whatever machine trained them.
+
+The browser is found by tests/browsers.py; without one these tests skip with one line, or fail
+under CI (CI=true).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -26,19 +29,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 import book_site
+import browsers
+import explorer_weights
 from book_site import HTML_DIR, SCREENSHOT_DIR, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 CONTENT = "article.bd-article"
 TIMEOUT_MS = 60_000
@@ -82,7 +76,13 @@ def _write_report() -> None:
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[str]:
+def browser_executable() -> Path:
+    """The Chromium or Chrome to drive; looked up before the book is built, so a missing one says so at once."""
+    return browsers.require_browser()
+
+
+@pytest.fixture(scope="module")
+def site(browser_executable: Path) -> Iterator[str]:
     """Base URL of the freshly built book, served on 127.0.0.1."""
     book_site.ensure_built()
     assets = json.loads((HTML_DIR / "_vendor" / "assets.json").read_text(encoding="utf-8"))
@@ -94,16 +94,14 @@ def site() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def book_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A Chromium context with a fresh profile (never a downloaded browser)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)")
+def book_browser(browser_executable: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A browser context with a fresh profile."""
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
+            executable_path=str(browser_executable),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=browsers.LAUNCH_ARGS,
             viewport={"width": 1280, "height": 900},
         )
         try:
@@ -183,7 +181,7 @@ async (sel) => {
 
 
 @pytest.mark.parametrize("book_page", PAGES, ids=[p.docname for p in PAGES])
-def test_page_renders_offline(site: str, book_browser: Any, book_page: Page) -> None:
+def test_page_renders_offline(book_browser: Any, site: str, book_page: Page) -> None:
     """The page works with no network and shows what its source says it should."""
     assert book_page.html.is_file(), f"{book_page.html} was not built: check _toc.yml and the build log"
     visit = Visit(book_browser, site, book_page)
@@ -275,27 +273,24 @@ _DIGIT_JS = """
 """
 
 
-def test_explorer_drag_matches_python_decode(site: str, book_browser: Any) -> None:
-    """Dragging the explorer's point redraws the digit exactly as the cached 2-D model decodes it."""
+def test_explorer_drag_matches_python_decode(book_browser: Any, site: str) -> None:
+    """Dragging the explorer's point redraws the digit as the weights embedded in the page decode it."""
     pages = _explorer_pages()
     if not pages:
         pytest.skip("no page in _toc.yml contains a div.ae-explorer yet (the 2-D chapter adds it)")
-    import torch
-
-    from ae_helpers.cache import trained_autoencoder
-
-    # The model the 2-D chapter embeds: the cached one with the cache's default settings.
-    kwargs = {"progress": False} if "progress" in inspect.signature(trained_autoencoder).parameters else {}
-    loaded = trained_autoencoder(2, **kwargs)
-    model = (loaded[0] if isinstance(loaded, tuple) else loaded).eval()
     results = {}
     for page in pages:
+        configs = explorer_weights.embedded_configs(page.html.read_text(encoding="utf-8"))
         visit = Visit(book_browser, site, page)
         try:
             root = visit.tab.locator("div.ae-explorer").first
             root.locator("canvas.ae-explorer-latent").scroll_into_view_if_needed()
             root_id = root.get_attribute("id")
             assert root_id, "div.ae-explorer has no id, so window.aeExplorers[id] cannot be found"
+            assert root_id in configs, (f"{page.html.name} has no embedded cfg with id {root_id!r} "
+                                        f"(found {sorted(configs)}): did the explorer's embedding change?")
+            assert configs[root_id] == explorer_weights.notebook_configs(page.source).get(root_id), (
+                f"the explorer in {page.html.name} is not the one {page.source.name} stores: rebuild the book")
             before = root.evaluate(_DIGIT_JS)
             assert before["width"] == 28 * before["scale"] == before["height"], (
                 f"digit canvas is {before['width']}x{before['height']}, expected 28 x data-scale")
@@ -320,18 +315,40 @@ def test_explorer_drag_matches_python_decode(site: str, book_browser: Any) -> No
         code = [float(v) for v in after["code"]]
         assert len(code) == 2 and code != [float(v) for v in before["code"]], f"data-code {after['code']}"
         assert after["px"] != before["px"], "dragging changed data-code but not the digit canvas"
-        with torch.no_grad():
-            expected = model.decode(torch.tensor([code], dtype=torch.float32))[0].tolist()
-        gray_py = [round(255 * (1 - v)) for v in expected]
-        gray_js = [round(255 * (1 - v)) for v in js_decode]
+        (decoder,) = explorer_weights.decoders(configs[root_id])
+        gray_py = explorer_weights.gray_levels(explorer_weights.decode(decoder, code))
         assert len(js_decode) == 784, f"decode returned {len(js_decode)} values, expected 784"
-        worst_js = max(abs(a - b) for a, b in zip(gray_js, gray_py))
-        assert worst_js <= 1, f"JS decode differs from Python's by up to {worst_js} gray levels at {code}"
+        gray_js = explorer_weights.gray_levels(js_decode)
+        worst_js = int(abs(gray_js - gray_py).max())
+        assert worst_js <= 1, (f"the page's JS decode differs from a Python decode of the page's own weights "
+                               f"by up to {worst_js} gray levels at {code}")
         odd = [i for i, (r, g, b, a) in enumerate(after["px"]) if not (r == g == b and a == 255)]
         assert not odd, f"digit pixels {odd[:5]} are not opaque gray"
-        worst_px = max(abs(px[0] - g) for px, g in zip(after["px"], gray_py))
-        assert worst_px <= 1, f"digit canvas differs from the Python decode by up to {worst_px} gray levels"
-        assert max(gray_py) - min(gray_py) > 100, "decoded digit is nearly blank: the comparison proves little"
+        worst_px = max(abs(px[0] - int(g)) for px, g in zip(after["px"], gray_py))
+        assert worst_px <= 1, (f"digit canvas differs from a Python decode of the page's own weights "
+                               f"by up to {worst_px} gray levels")
+        assert gray_py.max() - gray_py.min() > 100, "decoded digit is nearly blank: the comparison proves little"
         results[page.docname] = {"code_before": before["code"], "code_after": code,
                                  "max_gray_diff_canvas": worst_px, "max_gray_diff_js": worst_js}
     _REPORT["explorer"] = results
+
+
+def test_embedded_weights_decode_like_the_model() -> None:
+    """The Python reading of an explorer's embedded weights is the model's own decoder (no browser needed)."""
+    import torch
+
+    from ae_helpers.explorer import latent_explorer_html
+    from ae_helpers.models import AutoEncoder
+
+    torch.manual_seed(0)
+    model = AutoEncoder(latent_dim=2).eval()
+    codes = torch.randn(300, 2) * 3
+    html = latent_explorer_html(model, codes, torch.arange(300) % 10, n_points=50).data
+    (cfg,) = explorer_weights.embedded_configs(html).values()
+    (decoder,) = explorer_weights.decoders(cfg)
+    with torch.no_grad():
+        expected = model.decode(codes[:20]).reshape(20, -1).double().numpy()
+    got = explorer_weights.decode(decoder, codes[:20].numpy())
+    assert got.shape == (20, 784)
+    assert abs(got - expected).max() < 1e-5
+    assert explorer_weights.decode(decoder, codes[0].numpy()).shape == (784,)

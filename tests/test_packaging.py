@@ -51,3 +51,36 @@ def test_pyproject_ranges_stay_loose_for_colab():
     lock = _lock()
     for name in deps:
         assert re.sub(r"[-_.]+", "-", name) in lock, f"{name} is a dependency but not in the lock"
+
+
+def test_licence_covers_code_and_prose():
+    text = (ROOT / "LICENSE").read_text()
+    assert "MIT License" in text and "Permission is hereby granted, free of charge" in text
+    assert "CC BY 4.0" in text and "creativecommons.org/licenses/by/4.0" in text
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "MIT"}, "pyproject's licence and LICENSE must agree"
+
+
+def test_pages_workflow_publishes_what_make_book_builds():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    runs = [s["run"] for s in steps if "run" in s]
+    uses = {s["uses"].split("@")[0]: s for s in steps if "uses" in s}
+    assert "make book" in runs, "the workflow must build with the same Make target as everyone else"
+    nojekyll = runs.index("touch _build/html/.nojekyll")
+    assert nojekyll > runs.index("make book"), ".nojekyll keeps _static/, _images/ and _vendor/ published"
+    upload = uses["actions/upload-pages-artifact"]["with"]
+    assert upload["path"] == "_build/html" and upload["include-hidden-files"] is True
+    assert {"actions/checkout", "actions/setup-python", "actions/configure-pages", "actions/deploy-pages"} <= set(uses)
+    assert str(uses["actions/setup-python"]["with"]["python-version"]) == "3.11"
+
+
+def test_make_test_checks_its_prerequisites_first():
+    makefile = (ROOT / "Makefile").read_text()
+    test_deps = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
+    assert test_deps[0] == "prereqs", "the browser/npm check must run before anything long"
+    assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tests/browsers.py --need browser npm$", makefile, re.M)
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert "make test" in ci, ".ci/run must run the README's test command"
