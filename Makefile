@@ -1,8 +1,9 @@
 # Every target sets up what it needs first and is safe to run again.
 #   make book   build the rendered book into _build/html (offline: see `make vendor`)
 #   make vendor MathJax, require.js and the widget manager for the book, from npm (package.json)
-#   make test   unit tests, the chapters through nbval, and the browser test
+#   make test   unit tests, the chapters through nbval, and the browser tests (book, JupyterLab)
 #   make test-foreign  the chapters through nbval again, as on another machine (empty model cache)
+#   make test-ipywidgets7  the widget tests against ipywidgets 7.7 (Colab's), in .venv-ipw7
 #   make notebooks  re-execute the chapters and store their outputs
 #   make spread     re-execute and store the chapters, re-run them in other numeric environments,
 #                   and set the checked numbers' tolerances (ae_helpers/expected.json, tests/SPREAD.md)
@@ -19,7 +20,7 @@ STAMP := $(VENV)/.installed
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: prereqs book-prereqs install data vendor book test test-foreign notebooks spread lab bench clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 notebooks spread lab bench clean distclean
 
 # Before anything long: the browser tests need a Chromium or Chrome (tests/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
@@ -76,6 +77,29 @@ test-foreign: install
 	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) OMP_NUM_THREADS=$(BOOK_THREADS) \
 		$(BIN)/python -m pytest --nbval book/
 
+# Colab ships ipywidgets 7.7.1: the explorers must work there as well as on the 8.x of .venv.
+# .venv-ipw7 holds what tests/test_widgets.py needs, at the lock's versions (torch from the same
+# wheels), with ipywidgets 7.7.1 and an ipykernel below 7 (Colab's is 6.x) in place of the lock's.
+# Measured on 2 cores: about 90 s and 5.8 GB (torch's CUDA wheels) from scratch, 6 s warm.
+IPW7_VENV := .venv-ipw7
+IPW7_STAMP := $(IPW7_VENV)/.installed
+IPW7_PINS := "ipywidgets==7.7.1" "ipykernel<7"
+
+$(IPW7_STAMP): requirements/lock.txt pyproject.toml Makefile
+	test -x $(IPW7_VENV)/bin/python || $(PYTHON) -m venv $(IPW7_VENV)
+	grep -v -i -E '^(ipywidgets|widgetsnbextension|jupyterlab[-_]widgets|ipykernel)==' requirements/lock.txt \
+		> $(IPW7_VENV)/constraints.txt
+	$(IPW7_VENV)/bin/python -m pip install --disable-pip-version-check -q -c $(IPW7_VENV)/constraints.txt \
+		$(IPW7_PINS) torch numpy matplotlib pillow tqdm pytest
+	$(IPW7_VENV)/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+test-ipywidgets7: $(IPW7_STAMP)
+	$(IPW7_VENV)/bin/python -m ae_helpers fetch
+	$(IPW7_VENV)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.7'), ipywidgets.__version__"
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(IPW7_VENV)/bin/python -m pytest tests/test_widgets.py \
+		-W "ignore:The \`ipykernel.comm.Comm\` class has been deprecated:DeprecationWarning"
+
 # Re-execute every chapter top to bottom in a fresh kernel and store it (after editing one).
 notebooks: install
 	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/execute_notebooks.py
@@ -95,4 +119,4 @@ clean:
 	rm -rf _build
 
 distclean: clean
-	rm -rf $(VENV) data cache node_modules
+	rm -rf $(VENV) $(IPW7_VENV) data cache node_modules

@@ -9,6 +9,14 @@ with its static figure (``plot_latent_scatter`` + ``plot_decoded_points``,
 ``plot_direction_sweep``, ``plot_interpolation``) or with the kernel-free
 :func:`ae_helpers.explorer.latent_explorer_html`. In nbval, mark the widget cell
 ``# NBVAL_IGNORE_OUTPUT`` (a widget view carries a model id that changes on every run).
+
+The explorers use only what ipywidgets 7.6+ and 8.x share (``Image`` with PNG bytes,
+``FloatSlider``/``BoundedIntText`` with ``description``, ``continuous_update``,
+``readout_format`` and ``style={"description_width": ...}``, ``HBox``/``VBox``,
+``observe(..., names="value")``), so they work on Colab's ipywidgets 7.7 as on 8.x: no
+8-only keyword (``behavior=``, ``tooltip=``, ...), which 7.x would silently ignore.
+``make test-ipywidgets7`` runs the widget tests against 7.7, and tests/test_jupyterlab.py drags
+the sliders in a live JupyterLab.
 """
 
 from __future__ import annotations

@@ -1,17 +1,27 @@
-"""Widget callbacks on their own, and the explorers' deterministic first picture and updates."""
+"""Widget callbacks on their own, and the explorers' deterministic first picture and updates.
+
+Runs on ipywidgets 8 (``make test``) and on Colab's ipywidgets 7.7 (``make test-ipywidgets7``).
+"""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 
 import ipywidgets as w
 import numpy as np
 import pytest
 import torch
+from ipywidgets.embed import dependency_state
 from PIL import Image
 
 from ae_helpers import widgets as W
 from ae_helpers.latent import encode_all
+
+# A keyword one ipywidgets version lacks (e.g. 8's `behavior=` or `tooltip=` on 7) is only a
+# warning from traitlets, and the widget silently ignores it: make it fail here.
+pytestmark = pytest.mark.filterwarnings("error:Passing unrecognized arguments:DeprecationWarning")
 
 
 def png_array(data: bytes) -> np.ndarray:
@@ -140,3 +150,28 @@ def test_interpolation_explorer(trained_ae_2d, mnist_test_small):
     ib.value = 5
     np.testing.assert_array_equal(png_array(pic.value)[::4, 228::4, 0], np.round(255 * (1 - x[5, 0].numpy())))
     assert ia.max == 19
+
+
+def test_explorers_state_is_what_a_frontend_needs(trained_ae_2d, mnist_test_small):
+    """The widget state a frontend receives (Jupyter, Colab, or the book's stored state): plain JSON
+    plus the PNG buffers, with live sliders, for every explorer, on ipywidgets 7 and 8 alike."""
+    x, y = mnist_test_small
+    z = encode_all(trained_ae_2d, x).numpy()
+    explorers = {"explorer_2d": W.explorer_2d(trained_ae_2d, z, y),
+                 "explorer_nd": W.explorer_nd(trained_ae_2d, z),
+                 "interpolation_explorer": W.interpolation_explorer(trained_ae_2d, x[:20])}
+    major = int(w.__version__.split(".")[0])
+    controls = {7: "1.5.0", 8: "2.0.0"}[major]
+    for name, box in explorers.items():
+        state = dependency_state(box, drop_defaults=False)
+        json.dumps(state)  # no Python objects left: the frontend gets JSON
+        models = {m["model_name"] for m in state.values()}
+        assert {"ImageModel", "FloatSliderModel"} <= models, f"{name}: {sorted(models)}"
+        for m in state.values():
+            if m["model_module"] == "@jupyter-widgets/controls":
+                assert m["model_module_version"] == controls, f"{name}: {m['model_name']} {m['model_module_version']}"
+        pictures = {base64.b64decode(m["buffers"][0]["data"])
+                    for m in state.values() if m["model_name"] == "ImageModel"}
+        assert pictures == {im.value for im in images_in(box)}, f"{name}: the PNGs travel as binary buffers"
+        sliders = [m["state"] for m in state.values() if m["model_name"] == "FloatSliderModel"]
+        assert all(st["continuous_update"] and st["min"] <= st["value"] <= st["max"] for st in sliders), name
