@@ -58,7 +58,7 @@ from .plotting import (
     plot_tsne,
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
-from .explorer import latent_explorer_html
+from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawing, stored_weights_gray_error
 from .vae import VAE, kl_divergence, sample_vae, trained_vae, vae_loss
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
 
@@ -116,6 +116,9 @@ __all__ = [
     "interpolation_explorer",
     "point_from_directions",
     "latent_explorer_html",
+    "pair_explorer_html",
+    "preprocess_drawing",
+    "stored_weights_gray_error",
     "VAE",
     "kl_divergence",
     "sample_vae",

@@ -1,26 +1,44 @@
-"""A latent-space explorer that needs no kernel: one self-contained HTML output.
+"""Latent-space explorers that need no kernel: each one self-contained HTML output.
 
-:func:`latent_explorer_html` embeds the decoder's weights (base64 float32) and a sample of
-codes in inline JavaScript. The reader drags a point over the latent scatter and the decoded
-digit is redrawn live by a JavaScript copy of the decoder. Nothing is fetched from the
-network and no widget library is used, so it works in the rendered book, in Jupyter (trusted
-notebooks) and in Colab.
+:func:`latent_explorer_html` shows one 2-D model: the reader drags a point over the latent
+scatter and the decoded digit is redrawn live by a JavaScript copy of the decoder (its weights
+embedded). :func:`pair_explorer_html` shows two models side by side (the book's autoencoder and
+VAE), with a toggle that paints each decoder's grid of digits behind its scatter and a pad on
+which the reader draws a digit that both encoders place in their latent spaces. Nothing is
+fetched from the network and no widget library is used, so they work in the rendered book, in
+Jupyter (trusted notebooks) and in Colab.
+
+The JavaScript is ``explorer.js`` next to this module, one function expression; each output
+calls it with its settings as a JSON literal.
 
 DOM contract (relied on by the browser tests):
 
-* root ``<div class="ae-explorer" id="...">`` with ``data-code`` = current code as JSON ``[z0, z1]``;
-* ``<canvas class="ae-explorer-latent">``: the scatter, click or drag on it to move the point;
-* ``<canvas class="ae-explorer-digit" data-scale="S">``: the digit, each pixel an S x S block of
-  grey ``round(255 * (1 - v))``, opaque;
-* ``window.aeExplorers[rootId]`` with ``.decode([z0, z1])`` (784 floats) and ``.setCode([z0, z1])``.
+* every latent panel is a ``<div class="ae-explorer" id="...">`` with ``data-code`` = its
+  current code as JSON ``[z0, z1]``, holding ``<canvas class="ae-explorer-latent">`` (the
+  scatter: click or drag on it, or focus it and use the arrow keys, to move the point) and
+  ``<canvas class="ae-explorer-digit" data-scale="S">`` (the digit, each pixel an S x S block
+  of grey ``round(255 * (1 - v))``, opaque);
+* ``window.aeExplorers[panelId]`` has ``.decode([z0, z1])`` (784 floats), ``.setCode([z0, z1])``,
+  ``.getCode()``, ``.setGrid(bool)``, and in a pair ``.encode(784 values)``;
+* a pair is a ``<div class="ae-pair" id="...">`` holding two panels (``data-model`` ``"ae"``
+  and ``"vae"``), ``<input class="ae-pair-grid" type="checkbox">``, ``<canvas
+  class="ae-pair-draw">`` (the pad), ``<button class="ae-pair-clear">``, ``<canvas
+  class="ae-pair-input">`` (the drawing as the encoders see it) and one ``<canvas
+  class="ae-pair-recon" data-model="...">`` per model; its root's ``data-drawn-codes`` is JSON
+  ``{"ae": [z0, z1], "vae": [z0, z1]}`` or ``null``, and ``window.aeExplorers[pairId]`` has
+  ``.panels`` (model name -> panel id), ``.drawnInk()``, ``.drawnImage()`` (784 values, the
+  output of :func:`preprocess_drawing`), ``.drawnCodes()``, ``.setGrid(bool)`` and ``.clear()``.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import hashlib
 import itertools
 import json
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -29,32 +47,40 @@ from IPython.display import HTML
 from torch import nn
 
 from .latent import populated_range
+from .plotting import DIGIT_COLORS
 
-__all__ = ["latent_explorer_html", "decoder_layers", "MAX_HTML_BYTES"]
+__all__ = [
+    "latent_explorer_html",
+    "pair_explorer_html",
+    "preprocess_drawing",
+    "decoder_layers",
+    "encoder_layers",
+    "with_stored_weights",
+    "stored_weights_gray_error",
+    "MAX_HTML_BYTES",
+    "MAX_PAIR_HTML_BYTES",
+]
 
 MAX_HTML_BYTES = 1_000_000
-"""Upper bound on the size of one explorer output."""
+"""Upper bound on the size of one single-model explorer."""
+
+MAX_PAIR_HTML_BYTES = 1_350_000
+"""Upper bound on the size of one pair explorer (a chapter must stay under 1.5 MB)."""
 
 _COUNTER = itertools.count(1)
 
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Identity: None}
 
-_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_MARGIN = {"l": 40, "r": 8, "t": 8, "b": 24}  # pixels around the plotting area of a scatter
+
+_Layers = list[tuple[str, "np.ndarray | None", "np.ndarray | None"]]
 
 
-def decoder_layers(model: nn.Module) -> list[tuple[str, np.ndarray | None, np.ndarray | None]]:
-    """The decoder as a list of ``("linear", W (out, in), b (out,))`` and ``("relu"|"sigmoid"|"tanh", None, None)``.
+# ---- the models as layers the JavaScript can run ---------------------------------------------
 
-    Needs ``model.decoder`` to be an ``nn.Sequential`` of ``Linear`` layers and those activations
-    (as in :class:`ae_helpers.models.AutoEncoder`).
-    """
-    dec = getattr(model, "decoder", None)
-    if not isinstance(dec, nn.Sequential):
-        raise TypeError(f"{type(model).__name__} has no nn.Sequential .decoder: the explorer needs a "
-                        "decoder made of Linear layers and ReLU/Sigmoid/Tanh, like AutoEncoder's")
-    layers: list[tuple[str, np.ndarray | None, np.ndarray | None]] = []
-    for m in dec:
+def _sequential_layers(modules: list[nn.Module]) -> _Layers:
+    layers: _Layers = []
+    for m in modules:
         if isinstance(m, nn.Linear):
             w = m.weight.detach().cpu().to(torch.float32).numpy()
             b = (m.bias.detach().cpu().to(torch.float32).numpy() if m.bias is not None
@@ -70,192 +96,38 @@ def decoder_layers(model: nn.Module) -> list[tuple[str, np.ndarray | None, np.nd
     return layers
 
 
-def _b64(a: np.ndarray, dtype: str) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")
+def decoder_layers(model: nn.Module) -> _Layers:
+    """The decoder as a list of ``("linear", W (out, in), b (out,))`` and ``("relu"|"sigmoid"|"tanh", None, None)``.
 
-
-def _ticks(lo: float, hi: float) -> list[float]:
-    from matplotlib.ticker import MaxNLocator
-
-    return [float(t) for t in MaxNLocator(5).tick_values(lo, hi) if lo <= t <= hi]
-
-
-_JS = r"""
-(function () {
-  var cfg = %(cfg)s;
-  function b64bytes(s) {
-    var bin = atob(s), n = bin.length, u = new Uint8Array(n);
-    for (var i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
-    return u;
-  }
-  function b64f32(s) {
-    var u = b64bytes(s), dv = new DataView(u.buffer), n = u.length / 4, out = new Float32Array(n);
-    for (var i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
-    return out;
-  }
-  var params = b64f32(cfg.params), layers = cfg.layers;
-  function decode(z) {
-    var h = [Number(z[0]), Number(z[1])];
-    for (var l = 0; l < layers.length; l++) {
-      var L = layers[l];
-      if (L.type === "linear") {
-        var out = new Array(L.out);
-        for (var j = 0; j < L.out; j++) {
-          var s = params[L.b + j], row = L.w + j * L.in;
-          for (var i = 0; i < L.in; i++) s += params[row + i] * h[i];
-          out[j] = s;
-        }
-        h = out;
-      } else if (L.type === "relu") {
-        for (var k = 0; k < h.length; k++) if (h[k] < 0) h[k] = 0;
-      } else if (L.type === "sigmoid") {
-        for (var k2 = 0; k2 < h.length; k2++) h[k2] = 1 / (1 + Math.exp(-h[k2]));
-      } else if (L.type === "tanh") {
-        for (var k3 = 0; k3 < h.length; k3++) h[k3] = Math.tanh(h[k3]);
-      }
-    }
-    return h;
-  }
-  function init(root) {
-    var lat = root.querySelector("canvas.ae-explorer-latent");
-    var dig = root.querySelector("canvas.ae-explorer-digit");
-    var readout = root.querySelector(".ae-explorer-readout");
-    var fallback = root.querySelector(".ae-explorer-fallback");
-    if (fallback) fallback.parentNode.removeChild(fallback);
-    var S = parseInt(dig.getAttribute("data-scale"), 10);
-    var W = lat.width, H = lat.height, m = cfg.margin;
-    var x0 = cfg.xr[0], x1 = cfg.xr[1], y0 = cfg.yr[0], y1 = cfg.yr[1];
-    function toPx(z) {
-      return [m.l + (z[0] - x0) / (x1 - x0) * (W - m.l - m.r), H - m.b - (z[1] - y0) / (y1 - y0) * (H - m.t - m.b)];
-    }
-    function toCode(px, py) {
-      return [x0 + (px - m.l) / (W - m.l - m.r) * (x1 - x0), y0 + (H - m.b - py) / (H - m.t - m.b) * (y1 - y0)];
-    }
-    // Draw the scatter once on an off-screen canvas.
-    var bg = document.createElement("canvas");
-    bg.width = W; bg.height = H;
-    var g = bg.getContext("2d");
-    g.fillStyle = "#ffffff"; g.fillRect(0, 0, W, H);
-    g.strokeStyle = "#999999"; g.lineWidth = 1;
-    g.strokeRect(m.l + 0.5, m.t + 0.5, W - m.l - m.r - 1, H - m.t - m.b - 1);
-    g.fillStyle = "#333333"; g.font = "11px sans-serif";
-    g.textAlign = "center"; g.textBaseline = "top";
-    cfg.xt.forEach(function (t) { var p = toPx([t, y0]); g.fillRect(p[0], H - m.b, 1, 4); g.fillText(String(t), p[0], H - m.b + 5); });
-    g.textAlign = "right"; g.textBaseline = "middle";
-    cfg.yt.forEach(function (t) { var p = toPx([x0, t]); g.fillRect(m.l - 4, p[1], 4, 1); g.fillText(String(t), m.l - 6, p[1]); });
-    g.fillStyle = "#555555"; g.font = "italic 12px sans-serif";
-    g.textAlign = "right"; g.textBaseline = "bottom"; g.fillText("z1", W - m.r - 4, H - m.b - 3);
-    g.textAlign = "left"; g.textBaseline = "top"; g.fillText("z2", m.l + 4, m.t + 3);
-    var pts = b64f32(cfg.points), lab = b64bytes(cfg.labels);
-    g.save();
-    g.beginPath(); g.rect(m.l, m.t, W - m.l - m.r, H - m.t - m.b); g.clip();
-    g.globalAlpha = 0.6;
-    for (var i = 0; i < lab.length; i++) {
-      var p = toPx([pts[2 * i], pts[2 * i + 1]]);
-      g.fillStyle = cfg.colors[lab[i] %% 10];
-      g.fillRect(p[0] - 1, p[1] - 1, 3, 3);
-    }
-    g.restore();
-    var ctx = lat.getContext("2d"), dctx = dig.getContext("2d");
-    var img = dctx.createImageData(28 * S, 28 * S);
-    var code = cfg.start.slice();
-    function drawDigit(v) {
-      var d = img.data, w = 28 * S;
-      for (var r = 0; r < 28; r++) for (var c = 0; c < 28; c++) {
-        var x = Math.min(1, Math.max(0, v[r * 28 + c])), gray = Math.round(255 * (1 - x));
-        for (var dy = 0; dy < S; dy++) for (var dx = 0; dx < S; dx++) {
-          var o = 4 * ((r * S + dy) * w + c * S + dx);
-          d[o] = gray; d[o + 1] = gray; d[o + 2] = gray; d[o + 3] = 255;
-        }
-      }
-      dctx.putImageData(img, 0, 0);
-    }
-    function draw() {
-      ctx.drawImage(bg, 0, 0);
-      var p = toPx(code);
-      ctx.save();
-      ctx.beginPath(); ctx.rect(m.l, m.t, W - m.l - m.r, H - m.t - m.b); ctx.clip();
-      ctx.beginPath(); ctx.arc(p[0], p[1], 6, 0, 2 * Math.PI);
-      ctx.fillStyle = "#000000"; ctx.fill();
-      ctx.lineWidth = 2; ctx.strokeStyle = "#ffffff"; ctx.stroke();
-      ctx.restore();
-      drawDigit(decode(code));
-      root.setAttribute("data-code", JSON.stringify([code[0], code[1]]));
-      if (readout) readout.textContent = "z = (" + code[0].toFixed(2) + ", " + code[1].toFixed(2) + ")";
-    }
-    function setCode(z) { code = [Number(z[0]), Number(z[1])]; draw(); }
-    function fromEvent(e) {
-      var r = lat.getBoundingClientRect();
-      var px = (e.clientX - r.left) * W / r.width, py = (e.clientY - r.top) * H / r.height;
-      px = Math.min(W - m.r, Math.max(m.l, px)); py = Math.min(H - m.b, Math.max(m.t, py));
-      setCode(toCode(px, py));
-    }
-    var dragging = false;
-    lat.addEventListener("pointerdown", function (e) {
-      dragging = true;
-      if (lat.setPointerCapture) { try { lat.setPointerCapture(e.pointerId); } catch (err) { /* not capturable */ } }
-      try { lat.focus({ preventScroll: true }); } catch (err) { /* focus is optional */ }
-      fromEvent(e); e.preventDefault();
-    });
-    lat.addEventListener("pointermove", function (e) { if (dragging) { fromEvent(e); e.preventDefault(); } });
-    function stop() { dragging = false; }
-    lat.addEventListener("keydown", function (e) {
-      var dx = { ArrowLeft: -1, ArrowRight: 1 }[e.key] || 0, dy = { ArrowDown: -1, ArrowUp: 1 }[e.key] || 0;
-      if (!dx && !dy) return;
-      var f = e.shiftKey ? 0.1 : 0.02;
-      setCode([code[0] + dx * f * (x1 - x0), code[1] + dy * f * (y1 - y0)]);
-      e.preventDefault();
-    });
-    lat.addEventListener("pointerup", stop);
-    lat.addEventListener("pointercancel", stop);
-    window.aeExplorers = window.aeExplorers || {};
-    window.aeExplorers[root.id] = { decode: decode, setCode: setCode, getCode: function () { return code.slice(); } };
-    draw();
-  }
-  var tries = 0, me = document.currentScript;
-  function start() {
-    var root = document.getElementById(cfg.id);
-    if (!root && me && me.parentNode) root = me.parentNode.querySelector("[id='" + cfg.id + "']");
-    if (root) { init(root); return; }
-    if (tries++ < 100) setTimeout(start, 50);
-  }
-  start();
-})();
-"""
-
-
-def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points: int = 2000, seed: int = 0,
-                         start: Any = None, size: int = 360, scale: int = 6, margin: float = 0.25,
-                         element_id: str | None = None) -> HTML:
-    """A self-contained HTML explorer of a 2-D latent space, for readers without a kernel.
-
-    Shows a seeded sample of ``n_points`` codes on a canvas, coloured by digit; the reader drags
-    the black point and the decoded 28 x 28 digit is redrawn live by a JavaScript copy of the
-    decoder (its weights embedded). No network, no CDN, no widget library; under 1 MB.
-
-    Args:
-        model: trained model with a 2-D code and a ``decoder`` of Linear/ReLU/Sigmoid layers.
-        codes, labels: codes ``(N, 2)`` (e.g. the test set's) and their digits.
-        start: the first code shown (default: the median code).
-        size: side of the scatter canvas in pixels. scale: pixel block size of the digit.
-        margin: how far the canvas reaches beyond the populated range, as a fraction of it.
-        element_id: id of the root element (default: unique and deterministic per output).
-    Returns:
-        an ``IPython.display.HTML`` (its ``.data`` is the HTML text).
+    Needs ``model.decoder`` to be an ``nn.Sequential`` of ``Linear`` layers and those activations
+    (as in :class:`ae_helpers.models.AutoEncoder` and :class:`ae_helpers.vae.VAE`).
     """
-    z = (codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)).astype(np.float32)
-    y = (labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)).reshape(-1)
-    if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"the explorer needs 2-D codes of shape (N, 2), got {z.shape}: use a model with latent_dim=2")
-    if len(y) != len(z):
-        raise ValueError(f"got {len(y)} labels for {len(z)} codes: pass one label per code")
-    layers = decoder_layers(model)
-    first = next(w for kind, w, _ in layers if kind == "linear")
-    if first.shape[1] != 2:
-        raise ValueError(f"the decoder takes codes of size {first.shape[1]}, the explorer needs size 2")
-    idx = np.random.default_rng(seed).permutation(len(z))[:n_points]
-    pts, lab = z[idx], (y[idx].astype(np.int64) % 256).astype(np.uint8)
+    dec = getattr(model, "decoder", None)
+    if not isinstance(dec, nn.Sequential):
+        raise TypeError(f"{type(model).__name__} has no nn.Sequential .decoder: the explorer needs a "
+                        "decoder made of Linear layers and ReLU/Sigmoid/Tanh, like AutoEncoder's")
+    return _sequential_layers(list(dec))
 
+
+def encoder_layers(model: nn.Module) -> _Layers:
+    """The encoder (image -> code) in the form of :func:`decoder_layers`.
+
+    ``model.encoder`` is an ``nn.Sequential``; a VAE's ``mean_head`` is appended, so its code is
+    the mean of its Gaussian (what ``VAE.encode`` returns).
+    """
+    enc = getattr(model, "encoder", None)
+    if not isinstance(enc, nn.Sequential):
+        raise TypeError(f"{type(model).__name__} has no nn.Sequential .encoder: the explorer needs an "
+                        "encoder made of Linear layers and ReLU/Sigmoid/Tanh, like AutoEncoder's")
+    modules = list(enc)
+    head = getattr(model, "mean_head", None)
+    if head is not None:
+        modules.append(head)
+    return _sequential_layers(modules)
+
+
+def _pack(layers: _Layers, dtype: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The layers' specification for ``explorer.js`` and their parameters as one flat array."""
     flat: list[np.ndarray] = []
     spec: list[dict[str, Any]] = []
     offset = 0
@@ -268,48 +140,331 @@ def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points:
             offset += w.size + b.size
         else:
             spec.append({"type": kind})
-    params = np.concatenate(flat).astype("<f4")
+    return spec, np.concatenate(flat).astype("<f2" if dtype == "float16" else "<f4")
 
+
+def _network(layers: _Layers, dtype: str) -> tuple[dict[str, Any], bytes]:
+    spec, params = _pack(layers, dtype)
+    raw = params.tobytes()
+    return {"layers": spec, "params": base64.b64encode(raw).decode("ascii"), "dtype": dtype}, raw
+
+
+def _sizes(layers: _Layers) -> tuple[int, int]:
+    linear = [w for kind, w, _ in layers if kind == "linear"]
+    assert linear[0] is not None and linear[-1] is not None
+    return int(linear[0].shape[1]), int(linear[-1].shape[0])
+
+
+# ---- stored precision -------------------------------------------------------------------------
+
+_ROUNDING = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def with_stored_weights(model: nn.Module, weights: str) -> nn.Module:
+    """A copy of ``model`` (eval mode) whose parameters are rounded to ``weights`` and back.
+
+    With "float16" or "float32" this is what an explorer's page computes with; "bfloat16" (8
+    significant bits instead of float16's 11) is there for comparison only.
+    """
+    if weights not in _ROUNDING:
+        raise ValueError(f"weights must be one of {sorted(_ROUNDING)}, got {weights!r}")
+    out = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for p in out.parameters():
+            p.copy_(p.to(_ROUNDING[weights]).to(p.dtype))
+    return out
+
+
+def stored_weights_gray_error(model: nn.Module, codes: Any, weights: str = "float16") -> int:
+    """Largest difference, in gray levels ``round(255 * v)``, between ``model``'s decode of ``codes``
+    and the decode with its weights stored as ``weights``, over all codes and pixels."""
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+    rounded = with_stored_weights(model, weights)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            a = torch.round(255 * model.decode(z))
+            b = torch.round(255 * rounded.decode(z))
+    finally:
+        model.train(was_training)
+    return int((a - b).abs().max().item())
+
+
+# ---- the drawing's preprocessing (the same steps as explorer.js's preprocess) ------------------
+
+def _blocks(n: int, size: int) -> list[tuple[int, int]]:
+    out = []
+    for k in range(n):
+        a = k * size // n
+        out.append((a, max(a + 1, (k + 1) * size // n)))
+    return out
+
+
+def preprocess_drawing(ink: Any) -> np.ndarray:
+    """A drawing (``(h, w)`` values in [0, 1], 1 = ink) as an MNIST-like ``(28, 28)`` float64 image.
+
+    The steps MNIST's digits went through, kept simple: crop to the ink's bounding box; fit it
+    into 20 x 20 keeping the aspect ratio (each new pixel the mean of the block of drawing
+    pixels it covers); scale so the darkest pixel is 1; place it in 28 x 28 with its centre of
+    mass on pixel (14, 14), rounded to whole pixels, where MNIST's digits have theirs (shifted
+    back inside where it would stick out). All zeros for an empty drawing. The pair explorer's
+    page runs the same steps in JavaScript.
+    """
+    a = np.asarray(ink, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"ink must be a 2-D array (h, w), got shape {a.shape}")
+    out = np.zeros((28, 28))
+    rows, cols = np.flatnonzero((a > 0).any(axis=1)), np.flatnonzero((a > 0).any(axis=0))
+    if rows.size == 0:
+        return out
+    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    bh, bw = crop.shape
+    big = max(bh, bw)
+    nh, nw = max(1, (40 * bh + big) // (2 * big)), max(1, (40 * bw + big) // (2 * big))
+    small = np.array([[crop[r0:r1, c0:c1].mean() for c0, c1 in _blocks(nw, bw)] for r0, r1 in _blocks(nh, bh)])
+    small /= small.max()
+    mass = small.sum()
+    cy = (small.sum(axis=1) * np.arange(nh)).sum() / mass
+    cx = (small.sum(axis=0) * np.arange(nw)).sum() / mass
+    oy = int(min(28 - nh, max(0, np.floor(14.5 - cy))))
+    ox = int(min(28 - nw, max(0, np.floor(14.5 - cx))))
+    out[oy:oy + nh, ox:ox + nw] = small
+    return out
+
+
+# ---- HTML ---------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _javascript() -> str:
+    return resources.files(__package__).joinpath("explorer.js").read_text(encoding="utf-8").rstrip()
+
+
+def _script(cfg: dict[str, Any]) -> str:
+    """``<script>`` calling explorer.js with ``cfg`` as a JSON literal that cannot end the script."""
+    literal = (json.dumps(cfg, separators=(",", ":"))
+               .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    return f"<script>{_javascript()}({literal});</script>"
+
+
+def _array(x: Any) -> np.ndarray:
+    return (x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x))
+
+
+def _codes_2d(codes: Any, labels: np.ndarray) -> np.ndarray:
+    z = _array(codes).astype(np.float32)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"the explorer needs 2-D codes of shape (N, 2), got {z.shape}: use a model with latent_dim=2")
+    if len(labels) != len(z):
+        raise ValueError(f"got {len(labels)} labels for {len(z)} codes: pass one label per code")
+    return z
+
+
+def _ticks(lo: float, hi: float) -> list[float]:
+    from matplotlib.ticker import MaxNLocator
+
+    return [float(t) for t in MaxNLocator(5).tick_values(lo, hi) if lo <= t <= hi]
+
+
+def _view(z: np.ndarray, margin: float) -> dict[str, Any]:
+    """Axis ranges (the populated range widened by ``margin`` of it on each side) and ticks."""
     rng = populated_range(z, percentiles=(0.5, 99.5))
     pad = margin * (rng[:, 1] - rng[:, 0])
     xr = [float(rng[0, 0] - pad[0]), float(rng[0, 1] + pad[0])]
     yr = [float(rng[1, 0] - pad[1]), float(rng[1, 1] + pad[1])]
+    return {"xr": xr, "yr": yr, "xt": _ticks(*xr), "yt": _ticks(*yr)}
+
+
+def _grid_codes(view: dict[str, Any], n: int) -> np.ndarray:
+    """An ``n x n`` grid of codes spanning the panel's whole canvas, corners included."""
+    g0, g1 = np.linspace(*view["xr"], n), np.linspace(*view["yr"], n)
+    return np.stack(np.meshgrid(g0, g1), axis=-1).reshape(-1, 2).astype(np.float32)
+
+
+def _legend() -> str:
+    return "".join(f'<span style="margin-right:6px;white-space:nowrap"><span style="display:inline-block;'
+                   f'width:9px;height:9px;border-radius:50%;background:{c};margin-right:2px"></span>{d}</span>'
+                   for d, c in enumerate(DIGIT_COLORS))
+
+
+_FALLBACK = ('<div class="ae-explorer-fallback" style="color:#a00">This explorer needs JavaScript '
+             '(in Jupyter, trust the notebook).</div>')
+
+
+def _latent_canvas(size: int) -> str:
+    return (f'<canvas class="ae-explorer-latent" width="{size}" height="{size}" tabindex="0" '
+            'aria-label="latent space: drag the point, or focus and use the arrow keys" '
+            f'style="width:{size}px;height:{size}px;touch-action:none;cursor:crosshair;border:1px solid #ddd"></canvas>')
+
+
+def _digit_canvas(cls: str, scale: int, extra: str = "") -> str:
+    px = 28 * scale
+    return (f'<canvas class="{cls}" data-scale="{scale}"{extra} width="{px}" height="{px}" '
+            f'style="width:{px}px;height:{px}px;image-rendering:pixelated;border:1px solid #ddd"></canvas>')
+
+
+def _check_size(html: str, limit: int, advice: str) -> None:
+    size_bytes = len(html.encode("utf-8"))
+    if size_bytes > limit:
+        raise ValueError(f"the explorer would be {size_bytes} bytes, over {limit}: {advice}")
+
+
+def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points: int = 2000, seed: int = 0,
+                         start: Any = None, size: int = 360, scale: int = 6, margin: float = 0.25,
+                         element_id: str | None = None) -> HTML:
+    """A self-contained HTML explorer of a 2-D latent space, for readers without a kernel.
+
+    Shows a seeded sample of ``n_points`` codes on a canvas, coloured by digit; the reader drags
+    the black point and the decoded 28 x 28 digit is redrawn live by a JavaScript copy of the
+    decoder (its weights embedded as float32). No network, no CDN, no widget library; under 1 MB.
+
+    Args:
+        model: trained model with a 2-D code and a ``decoder`` of Linear/ReLU/Sigmoid layers.
+        codes, labels: codes ``(N, 2)`` (e.g. the test set's) and their digits.
+        start: the first code shown (default: the median code).
+        size: side of the scatter canvas in pixels. scale: pixel block size of the digit.
+        margin: how far the canvas reaches beyond the populated range, as a fraction of it.
+        element_id: id of the root element (default: unique and deterministic per output).
+    Returns:
+        an ``IPython.display.HTML`` (its ``.data`` is the HTML text).
+    """
+    y = _array(labels).reshape(-1)
+    z = _codes_2d(codes, y)
+    layers = decoder_layers(model)
+    if _sizes(layers)[0] != 2:
+        raise ValueError(f"the decoder takes codes of size {_sizes(layers)[0]}, the explorer needs size 2")
+    idx = np.random.default_rng(seed).permutation(len(z))[:n_points]
+    pts, lab = z[idx], (y[idx].astype(np.int64) % 256).astype(np.uint8)
+    decoder, raw = _network(layers, "float32")
     start_code = np.median(z, axis=0) if start is None else np.asarray(start, dtype=np.float64).reshape(2)
 
     if element_id is None:
-        digest = hashlib.sha1(params.tobytes() + pts.tobytes() + lab.tobytes()).hexdigest()[:10]
+        digest = hashlib.sha1(raw + pts.tobytes() + lab.tobytes()).hexdigest()[:10]
         element_id = f"ae-explorer-{digest}-{next(_COUNTER)}"
-    cfg = {
-        "id": element_id, "layers": spec, "params": _b64(params, "<f4"),
-        "points": _b64(pts, "<f4"), "labels": _b64(lab, "u1"), "colors": _COLORS,
-        "xr": xr, "yr": yr, "xt": _ticks(*xr), "yt": _ticks(*yr),
-        "margin": {"l": 40, "r": 8, "t": 8, "b": 24},
-        "start": [float(start_code[0]), float(start_code[1])],
-    }
-    legend = "".join(f'<span style="margin-right:6px;white-space:nowrap"><span style="display:inline-block;'
-                     f'width:9px;height:9px;border-radius:50%;background:{c};margin-right:2px"></span>{d}</span>'
-                     for d, c in enumerate(_COLORS))
+    panel = {"id": element_id, "decoder": decoder, "points": base64.b64encode(pts.astype("<f4").tobytes()).decode(),
+             "labels": base64.b64encode(lab.tobytes()).decode(), "grid": 12,
+             "start": [float(start_code[0]), float(start_code[1])], **_view(z, margin)}
+    cfg = {"kind": "single", "id": element_id, "colors": list(DIGIT_COLORS), "margin": _MARGIN, "panels": [panel]}
     px = 28 * scale
     html = (
-        f'<div class="ae-explorer" id="{element_id}" data-code="{json.dumps(cfg["start"])}" '
+        f'<div class="ae-explorer" id="{element_id}" data-code="{json.dumps(panel["start"])}" '
         'style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start;font-family:sans-serif;'
         'font-size:13px;color:#222;background:#fff;padding:6px">'
-        f'<div><canvas class="ae-explorer-latent" width="{size}" height="{size}" tabindex="0" '
-        'aria-label="latent space: drag the point, or focus and use the arrow keys" '
-        f'style="width:{size}px;height:{size}px;touch-action:none;cursor:crosshair;border:1px solid #ddd"></canvas>'
-        f'<div style="max-width:{size}px;margin-top:4px">{legend}</div></div>'
-        f'<div><canvas class="ae-explorer-digit" data-scale="{scale}" width="{px}" height="{px}" '
-        f'style="width:{px}px;height:{px}px;image-rendering:pixelated;border:1px solid #ddd"></canvas>'
+        f'<div>{_latent_canvas(size)}'
+        f'<div style="max-width:{size}px;margin-top:4px">{_legend()}</div></div>'
+        f'<div>{_digit_canvas("ae-explorer-digit", scale)}'
         '<div class="ae-explorer-readout" style="margin-top:4px;font-family:monospace"></div>'
         f'<div style="max-width:{px + 40}px;margin-top:4px;color:#555">Drag the black point over the codes '
         '(or click the scatter and use the arrow keys); the digit is decoded as you move.</div>'
-        '<div class="ae-explorer-fallback" style="color:#a00">This explorer needs JavaScript '
-        '(in Jupyter, trust the notebook).</div></div>'
+        f'{_FALLBACK}</div>'
         '</div>'
-        f'<script>{_JS % {"cfg": json.dumps(cfg, separators=(",", ":"))}}</script>'
+        + _script(cfg)
     )
-    size_bytes = len(html.encode("utf-8"))
-    if size_bytes > MAX_HTML_BYTES:
-        raise ValueError(f"the explorer would be {size_bytes} bytes, over {MAX_HTML_BYTES}: "
-                         "pass a smaller n_points or a smaller decoder")
+    _check_size(html, MAX_HTML_BYTES, "pass a smaller n_points or a smaller decoder")
+    return HTML(html)
+
+
+def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module, vae_codes: Any, labels: Any, *,
+                       names: tuple[str, str] = ("plain autoencoder", "VAE"), n_points: int = 1500, seed: int = 0,
+                       weights: str = "auto", size: int = 300, scale: int = 4, grid: int = 12,
+                       margin: float = 0.25, pad_size: int = 196, line_width: float = 15.0,
+                       element_id: str | None = None) -> HTML:
+    """Two 2-D models side by side in one self-contained HTML output, with a pad to draw a digit on.
+
+    Each panel shows a seeded sample of ``n_points`` of its own model's codes (the same images
+    in both panels) and its own draggable point, whose decoded digit is redrawn live; a toggle
+    paints each decoder's ``grid x grid`` digits behind its scatter. The reader can draw a digit
+    with mouse or finger: the page prepares it like an MNIST digit (:func:`preprocess_drawing`),
+    encodes it with both encoders (a VAE's code is its mean), marks where it lands in each
+    scatter and shows each model's reconstruction. Both models' weights are embedded.
+
+    Args:
+        ae_model, vae_model: models with 2-D codes, ``encoder`` / ``decoder`` made of Linear and
+            ReLU/Sigmoid/Tanh layers (a VAE's ``mean_head`` is part of its encoder).
+        ae_codes, vae_codes, labels: each model's codes ``(N, 2)`` of the same N images, and their digits.
+        weights: how the weights are stored: "float16" (half the size), "float32", or "auto":
+            float16 for a model whose decode over a 101 x 101 grid spanning its canvas then stays
+            within 1 gray level (``round(255 * v)``) of its float32 decode, float32 otherwise.
+            The choice is in each panel's ``data-weights`` attribute.
+        size: side of each scatter canvas in pixels. scale: pixel block size of the decoded digits.
+        pad_size: side of the drawing pad in pixels; line_width: its pen width in pixels.
+        element_id: id of the root element (default: unique and deterministic per output); the
+            panels get ``<id>-ae`` and ``<id>-vae``.
+    Returns:
+        an ``IPython.display.HTML`` (its ``.data`` is the HTML text).
+    """
+    if weights not in ("auto", "float16", "float32"):
+        raise ValueError(f"weights must be 'auto', 'float16' or 'float32', got {weights!r}")
+    y = _array(labels).reshape(-1)
+    idx = np.random.default_rng(seed).permutation(len(y))[:n_points]
+    lab = (y[idx].astype(np.int64) % 256).astype(np.uint8)
+    panels, digest = [], hashlib.sha1(lab.tobytes())
+    for key, name, model, codes in (("ae", names[0], ae_model, ae_codes), ("vae", names[1], vae_model, vae_codes)):
+        z = _codes_2d(codes, y)
+        dec, enc = decoder_layers(model), encoder_layers(model)
+        if _sizes(dec) != (2, 784) or _sizes(enc) != (784, 2):
+            raise ValueError(f"the {name} maps {_sizes(enc)[0]} pixels to a code of size {_sizes(enc)[1]} and "
+                             f"decodes size {_sizes(dec)[0]} to {_sizes(dec)[1]}: the explorer needs 784 and 2")
+        view = _view(z, margin)
+        dtype = weights
+        if weights == "auto":
+            dtype = "float16" if stored_weights_gray_error(model, _grid_codes(view, 101)) <= 1 else "float32"
+        decoder, raw_dec = _network(dec, dtype)
+        encoder, raw_enc = _network(enc, dtype)
+        pts = z[idx].astype("<f4")
+        digest.update(raw_dec + raw_enc + pts.tobytes())
+        panels.append({"name": key, "title": name, "decoder": decoder, "encoder": encoder,
+                       "points": base64.b64encode(pts.tobytes()).decode(), "labels": base64.b64encode(lab.tobytes()).decode(),
+                       "grid": int(grid), "start": [float(v) for v in np.median(z, axis=0)], **view})
+    if element_id is None:
+        element_id = f"ae-pair-{digest.hexdigest()[:10]}-{next(_COUNTER)}"
+    for p in panels:
+        p["id"] = f"{element_id}-{p['name']}"
+    cfg = {"kind": "pair", "id": element_id, "colors": list(DIGIT_COLORS), "margin": _MARGIN,
+           "line_width": float(line_width), "panels": panels}
+
+    def panel_html(p: dict[str, Any]) -> str:
+        return (f'<div class="ae-explorer ae-pair-panel" id="{p["id"]}" data-model="{p["name"]}" '
+                f'data-weights="{p["decoder"]["dtype"]}" data-code="{json.dumps(p["start"])}">'
+                f'<div style="font-weight:bold;margin-bottom:2px">{p["title"]}</div>{_latent_canvas(size)}'
+                f'<div style="display:flex;gap:8px;align-items:center;margin-top:4px">'
+                f'{_digit_canvas("ae-explorer-digit", scale)}'
+                '<div class="ae-explorer-readout" style="font-family:monospace"></div></div></div>')
+
+    def small(cls: str, caption: str, extra: str = "") -> str:
+        return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{_digit_canvas(cls, 3, extra)}'
+                f'<div style="font-size:11px;color:#555">{caption}</div></div>')
+
+    drawing = (
+        '<div class="ae-pair-drawing" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+        '<div><div style="font-weight:bold;margin-bottom:2px">draw a digit</div>'
+        f'<canvas class="ae-pair-draw" width="{pad_size}" height="{pad_size}" '
+        'aria-label="drawing pad: draw a digit with the mouse or a finger" '
+        f'style="width:{pad_size}px;height:{pad_size}px;background:#fff;touch-action:none;cursor:crosshair;'
+        'border:1px solid #999"></canvas>'
+        '<div><button type="button" class="ae-pair-clear" style="margin-top:2px">clear</button></div></div>'
+        '<div style="display:flex;gap:8px;margin-top:20px">'
+        + small("ae-pair-input", "your digit, as the encoders see it")
+        + "".join(small("ae-pair-recon", f'{p["title"]}\'s reconstruction', f' data-model="{p["name"]}"')
+                  for p in panels)
+        + '</div></div>'
+    )
+    html = (
+        f'<div class="ae-pair" id="{element_id}" style="font-family:sans-serif;font-size:13px;color:#222;'
+        'background:#fff;padding:6px">'
+        '<label style="display:block;margin-bottom:6px"><input type="checkbox" class="ae-pair-grid"> '
+        'paint each decoder\'s grid of digits behind its scatter</label>'
+        '<div style="display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start">'
+        + "".join(panel_html(p) for p in panels) + '</div>'
+        f'<div style="margin:4px 0 10px">{_legend()}</div>'
+        + drawing +
+        '<div style="margin-top:6px;color:#555;max-width:760px">Each panel has its own black point: drag it '
+        '(or click a scatter and use the arrow keys; Shift for bigger steps) and that model decodes it below. '
+        'The points are not linked, because the two models\' codes have different scales and axes that mean '
+        'nothing to each other. Draw a digit on the pad: the red rings show where each encoder puts it, '
+        'and each model\'s reconstruction appears beside the pad.</div>'
+        f'{_FALLBACK}</div>'
+        + _script(cfg)
+    )
+    _check_size(html, MAX_PAIR_HTML_BYTES, "pass weights='float16' or a smaller n_points")
     return HTML(html)

@@ -1,0 +1,420 @@
+"""The side-by-side explorer (autoencoder and VAE) with its drawing pad, in headless Chromium.
+
+The page's numbers are checked against Python: its decodes against PyTorch decodes of the
+weights it embeds (at most 1 gray level), its 28 x 28 version of a drawing against
+``preprocess_drawing`` of the same ink, and its two codes of that drawing against PyTorch's
+encoders.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from ae_helpers.explorer import (
+    MAX_PAIR_HTML_BYTES,
+    _javascript,
+    encoder_layers,
+    pair_explorer_html,
+    preprocess_drawing,
+    stored_weights_gray_error,
+    with_stored_weights,
+)
+from ae_helpers.latent import encode_all
+from ae_helpers.models import AutoEncoder
+from ae_helpers.training import fit, seed_everything
+from ae_helpers.vae import VAE, VAE_LR, vae_loss
+
+MODELS = ("ae", "vae")
+
+
+@pytest.fixture(scope="module")
+def trained_vae_2d(mnist_train_small) -> VAE:
+    """A 2-D VAE trained for one epoch on 4,000 real MNIST images (eval mode)."""
+    seed_everything(0)
+    model = VAE(latent_dim=2)
+    fit(model, mnist_train_small[0], epochs=1, batch_size=256, lr=VAE_LR, seed=0, loss_fn=vae_loss, progress=False)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def pair(trained_ae_2d, trained_vae_2d, mnist_test_small):
+    x, y = mnist_test_small
+    models = {"ae": trained_ae_2d, "vae": trained_vae_2d}
+    codes = {k: encode_all(m, x) for k, m in models.items()}
+    html = pair_explorer_html(trained_ae_2d, codes["ae"], trained_vae_2d, codes["vae"], y, n_points=800).data
+    return models, codes, y, html
+
+
+def settings(html: str) -> dict:
+    """The JSON settings the output passes to explorer.js."""
+    body = html.split("<script>", 1)[1]
+    assert body.startswith(_javascript())
+    literal = re.fullmatch(r"\((\{.*\})\);</script>", body[len(_javascript()):], re.S)
+    assert literal, "the script is explorer.js called with one JSON literal"
+    return json.loads(literal.group(1))
+
+
+def stored(model, dtype: str):
+    return with_stored_weights(model, dtype)
+
+
+def load(page, html: str) -> str:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.set_content(html)
+    page.wait_for_function("() => window.aeExplorers && Object.keys(window.aeExplorers).length >= 3")
+    assert [u for u in requests if not u.startswith(("about:", "data:"))] == [], "the explorer fetched something"
+    return page.locator(".ae-pair").first.get_attribute("id")
+
+
+def panel_id(page, root: str, name: str) -> str:
+    return page.evaluate("([id, n]) => window.aeExplorers[id].panels[n]", [root, name])
+
+
+def code_of(page, element_id: str) -> list[float]:
+    return json.loads(page.locator(f"#{element_id}").get_attribute("data-code"))
+
+
+def canvas_pixels(page, selector: str) -> np.ndarray:
+    w, h, b64 = page.evaluate("""(sel) => {
+        const c = document.querySelector(sel), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let s = '';
+        for (let i = 0; i < d.length; i += 8192) s += String.fromCharCode.apply(null, d.subarray(i, i + 8192));
+        return [c.width, c.height, btoa(s)];
+    }""", selector)
+    return np.frombuffer(base64.b64decode(b64), dtype=np.uint8).reshape(h, w, 4)
+
+
+def digit_grays(page, selector: str) -> np.ndarray:
+    """A digit canvas as its 28 x 28 gray levels (checking the blocks are opaque, grey and uniform)."""
+    px = canvas_pixels(page, selector)
+    s = px.shape[0] // 28
+    assert (px[..., 3] == 255).all(), "opaque"
+    assert (px[..., 0] == px[..., 1]).all() and (px[..., 1] == px[..., 2]).all(), "grey"
+    blocks = px[..., 0].reshape(28, s, 28, s)
+    assert (blocks == blocks[:, :1, :, :1]).all(), "each pixel is an S x S block"
+    return blocks[:, 0, :, 0].astype(int)
+
+
+def grays(model, codes) -> np.ndarray:
+    with torch.no_grad():
+        v = model.decode(torch.tensor(codes, dtype=torch.float32)).numpy()
+    return np.round(255 * (1 - v)).reshape(len(codes), 28, 28)
+
+
+def mouse_drag(page, selector: str, points: list[tuple[float, float]]) -> None:
+    """Press, move through ``points`` (fractions of the element's box) and release the mouse."""
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.locator(selector).bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for p in xy[1:]:
+        page.mouse.move(*p, steps=4)
+    page.mouse.up()
+
+
+def touch_drag(page, selector: str, points: list[tuple[float, float]]) -> None:
+    """The same with pointer events of pointerType 'touch', as a finger on a phone sends them."""
+    page.evaluate("""([sel, pts]) => {
+        const c = document.querySelector(sel), r = c.getBoundingClientRect();
+        const send = (type, [fx, fy]) => c.dispatchEvent(new PointerEvent(type, {
+            bubbles: true, cancelable: true, pointerId: 7, pointerType: 'touch', isPrimary: true,
+            clientX: r.left + fx * r.width, clientY: r.top + fy * r.height}));
+        send('pointerdown', pts[0]);
+        for (const p of pts.slice(1)) send('pointermove', p);
+        send('pointerup', pts[pts.length - 1]);
+    }""", [selector, points])
+
+
+def code_at(html: str, name: str, point: tuple[float, float]) -> list[float]:
+    """The code under a point of a panel's scatter canvas (fractions of its box), from the settings."""
+    cfg = settings(html)
+    p, m = next(p for p in cfg["panels"] if p["name"] == name), cfg["margin"]
+    size = int(re.search(r'class="ae-explorer-latent" width="(\d+)"', html).group(1))
+    pw, ph = size - m["l"] - m["r"], size - m["t"] - m["b"]
+    px = min(size - m["r"], max(m["l"], point[0] * size))
+    py = min(size - m["b"], max(m["t"], point[1] * size))
+    return [p["xr"][0] + (px - m["l"]) / pw * (p["xr"][1] - p["xr"][0]),
+            p["yr"][0] + (size - m["b"] - py) / ph * (p["yr"][1] - p["yr"][0])]
+
+
+def code_tolerance(html: str, name: str) -> float:
+    """Two canvas pixels, in code units (the mouse lands on whole or half pixels)."""
+    p = next(p for p in settings(html)["panels"] if p["name"] == name)
+    return 2 * max(p["xr"][1] - p["xr"][0], p["yr"][1] - p["yr"][0]) / 250
+
+
+SEVEN = [(0.2, 0.2), (0.8, 0.2), (0.55, 0.5), (0.4, 0.85)]
+
+
+# ---- Python only ------------------------------------------------------------------------------
+
+def test_html_is_self_contained_small_and_float16(pair):
+    models, codes, y, html = pair
+    assert len(html.encode()) < MAX_PAIR_HTML_BYTES
+    assert not re.search(r"https?://", html), "no external URL"
+    assert not re.search(r"""(src|href)\s*=\s*["']?//""", html), "no protocol-relative URL"
+    assert "import(" not in html and "fetch(" not in html and "XMLHttpRequest" not in html
+    assert html.count("<script") == 1 and html.count("</script") == 1
+    for cls in ("ae-pair", "ae-pair-grid", "ae-pair-draw", "ae-pair-clear", "ae-pair-input"):
+        assert f'class="{cls}"' in html or f'class="{cls} ' in html, cls
+    assert html.count('class="ae-explorer ae-pair-panel"') == 2
+    assert html.count('class="ae-explorer-latent"') == 2 and html.count('class="ae-pair-recon"') == 2
+    cfg = settings(html)
+    assert [p["name"] for p in cfg["panels"]] == list(MODELS)
+    for p in cfg["panels"]:
+        assert p["decoder"]["dtype"] == p["encoder"]["dtype"] == "float16", "both models pass the 1-gray-level check"
+        assert f'data-model="{p["name"]}" data-weights="float16"' in html
+
+
+def test_embedded_weights_are_the_models_rounded_to_float16(pair):
+    models, _, _, html = pair
+    for p in settings(html)["panels"]:
+        model = stored(models[p["name"]], "float16")
+        for part, modules in (("decoder", list(model.decoder)), ("encoder", [*model.encoder, *(
+                [model.mean_head] if hasattr(model, "mean_head") else [])])):
+            embedded = np.frombuffer(base64.b64decode(p[part]["params"]), dtype="<f2").astype(np.float32)
+            expected = np.concatenate([t.detach().numpy().reshape(-1) for m in modules if isinstance(m, torch.nn.Linear)
+                                       for t in (m.weight, m.bias)])
+            np.testing.assert_array_equal(embedded, expected)
+
+
+def test_float16_decode_stays_within_one_gray_level(pair):
+    models, codes, _, _ = pair
+    for name, model in models.items():
+        z = codes[name].numpy()
+        lo, hi = z.min(0), z.max(0)
+        grid = np.stack(np.meshgrid(np.linspace(lo[0], hi[0], 41), np.linspace(lo[1], hi[1], 41)), -1).reshape(-1, 2)
+        assert stored_weights_gray_error(model, grid, "float16") <= 1
+        assert stored_weights_gray_error(model, grid, "float32") == 0
+
+
+def test_ids_are_unique_and_deterministic_in_order(pair):
+    models, codes, y, _ = pair
+    args = (models["ae"], codes["ae"], models["vae"], codes["vae"], y)
+    a, b = (pair_explorer_html(*args, n_points=50).data for _ in range(2))
+    ida, idb = (re.search(r'<div class="ae-pair" id="([^"]+)"', h).group(1) for h in (a, b))
+    assert ida != idb
+    assert a.replace(ida, "ID") == b.replace(idb, "ID"), "apart from the id, the output is deterministic"
+    mine = pair_explorer_html(*args, n_points=50, element_id="mine").data
+    assert 'id="mine"' in mine and 'id="mine-ae"' in mine and 'id="mine-vae"' in mine
+
+
+def test_bad_inputs_give_clear_errors(pair):
+    models, codes, y, _ = pair
+    ae, vae = models["ae"], models["vae"]
+    with pytest.raises(ValueError, match="2-D codes"):
+        pair_explorer_html(ae, np.zeros((5, 3)), vae, np.zeros((5, 2)), np.zeros(5))
+    with pytest.raises(ValueError, match="labels"):
+        pair_explorer_html(ae, np.zeros((5, 2)), vae, np.zeros((5, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match="784 and 2"):
+        pair_explorer_html(ae, np.zeros((5, 2)), VAE(latent_dim=3), np.zeros((5, 2)), np.zeros(5))
+    with pytest.raises(ValueError, match="weights"):
+        pair_explorer_html(ae, codes["ae"], vae, codes["vae"], y, weights="int8")
+    with pytest.raises(ValueError, match="bytes, over"):
+        pair_explorer_html(ae, codes["ae"], vae, codes["vae"], y, weights="float32")
+    with pytest.raises(TypeError, match="encoder"):
+        encoder_layers(torch.nn.Linear(784, 2))
+    assert [k for k, _, _ in encoder_layers(vae)] == ["linear", "relu", "linear", "relu", "linear"]
+    assert [k for k, _, _ in encoder_layers(AutoEncoder(latent_dim=2))] == ["linear", "relu", "linear", "relu", "linear"]
+
+
+def test_preprocess_drawing_is_mnist_like(mnist_test_small):
+    assert (preprocess_drawing(np.zeros((50, 40))) == 0).all()
+    with pytest.raises(ValueError, match="2-D"):
+        preprocess_drawing(np.zeros(784))
+    # A tall bar drawn in a corner: fitted into 20 rows, peak 1, centred by mass.
+    ink = np.zeros((200, 200))
+    ink[10:110, 150:170] = 1.0
+    img = preprocess_drawing(ink)
+    rows, cols = np.flatnonzero(img.any(1)), np.flatnonzero(img.any(0))
+    assert rows.size == 20 and cols.size == 4 and img.max() == 1.0
+    r, c = np.indices((28, 28))
+    assert abs((img * r).sum() / img.sum() - 14) <= 0.5 and abs((img * c).sum() / img.sum() - 14) <= 0.5
+    # An MNIST digit, drawn seven times larger, comes back as itself: the same steps made it.
+    x = mnist_test_small[0][:50, 0].numpy().astype(np.float64)
+    for digit in x:
+        back = preprocess_drawing(np.kron(digit, np.ones((7, 7))))
+        np.testing.assert_allclose(back, digit / digit.max(), atol=1e-12)
+
+
+# ---- in the browser ---------------------------------------------------------------------------
+
+def test_dragging_in_both_panels_matches_pytorch(page, pair):
+    models, _, _, html = pair
+    root = load(page, html)
+    for name, (a, b) in zip(MODELS, [((0.3, 0.7), (0.7, 0.3)), ((0.7, 0.65), (0.35, 0.4))]):
+        pid = panel_id(page, root, name)
+        other = panel_id(page, root, "vae" if name == "ae" else "ae")
+        before, other_before = code_of(page, pid), code_of(page, other)
+        mouse_drag(page, f"#{pid} canvas.ae-explorer-latent", [a, b])
+        after = code_of(page, pid)
+        assert after != before and code_of(page, other) == other_before, "the panels' points are independent"
+        np.testing.assert_allclose(after, code_at(html, name, b), atol=code_tolerance(html, name))
+        shown = digit_grays(page, f"#{pid} canvas.ae-explorer-digit")
+        for dtype in ("float16", "float32"):  # the embedded weights, and the model itself
+            diff = np.abs(shown - grays(stored(models[name], dtype), [after])[0]).max()
+            assert diff <= 1, f"{name}: the page's digit differs from PyTorch's ({dtype}) by {diff} gray levels"
+        assert shown.max() - shown.min() > 50, "the decoded digit is not blank"
+
+
+def test_js_decoders_match_pytorch(page, pair):
+    models, codes, _, html = pair
+    root = load(page, html)
+    for name in MODELS:
+        z = codes[name].numpy()
+        probe = [[float(v) for v in row] for row in np.vstack([z[:3], z.min(0), z.max(0), [0.0, 0.0]])]
+        js = np.array(page.evaluate("([id, cs]) => cs.map(c => window.aeExplorers[id].decode(c))",
+                                    [panel_id(page, root, name), probe]))
+        with torch.no_grad():
+            ref = stored(models[name], "float16").decode(torch.tensor(probe)).numpy()
+        assert np.abs(js - ref).max() < 1e-5
+
+
+def test_arrow_keys_move_each_point(page, pair):
+    _, _, _, html = pair
+    root = load(page, html)
+    for name in MODELS:
+        pid = panel_id(page, root, name)
+        page.evaluate("(id) => window.aeExplorers[id].setCode([0, 0])", pid)
+        page.locator(f"#{pid} canvas.ae-explorer-latent").focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowUp")
+        z = code_of(page, pid)
+        assert z[0] > 0 and z[1] > 0
+        page.keyboard.press("Shift+ArrowLeft")
+        assert code_of(page, pid)[0] < 0
+    assert code_of(page, panel_id(page, root, "ae")) != [0, 0]
+
+
+def test_grid_toggle_paints_and_removes_the_decoded_grid(page, pair):
+    _, _, _, html = pair
+    root = load(page, html)
+    sel = {n: f"#{panel_id(page, root, n)} canvas.ae-explorer-latent" for n in MODELS}
+    before = {n: canvas_pixels(page, s) for n, s in sel.items()}
+    page.locator(f"#{root} input.ae-pair-grid").check()
+    on = {n: canvas_pixels(page, s) for n, s in sel.items()}
+    for n in MODELS:
+        changed = (on[n] != before[n]).any(axis=-1).mean()
+        assert changed > 0.2, f"{n}: the grid changed only {changed:.1%} of the scatter's pixels"
+        assert on[n][..., :3].mean() < before[n][..., :3].mean(), "decoded strokes darken the background"
+    page.locator(f"#{root} input.ae-pair-grid").uncheck()
+    for n in MODELS:
+        assert (canvas_pixels(page, sel[n]) == before[n]).all(), "unchecking restores the plain scatter"
+
+
+def test_drawing_is_encoded_by_both_models_like_python(page, pair):
+    models, _, _, html = pair
+    root = load(page, html)
+    pad = f"#{root} canvas.ae-pair-draw"
+    latent_before = {n: canvas_pixels(page, f"#{panel_id(page, root, n)} canvas.ae-explorer-latent") for n in MODELS}
+    assert page.evaluate("(id) => window.aeExplorers[id].drawnImage()", root) is None
+    mouse_drag(page, pad, SEVEN)
+    ink = page.evaluate("(id) => window.aeExplorers[id].drawnInk()", root)
+    ink = np.array(ink["data"]).reshape(ink["height"], ink["width"])
+    image = np.array(page.evaluate("(id) => window.aeExplorers[id].drawnImage()", root))
+    codes = page.evaluate("(id) => window.aeExplorers[id].drawnCodes()", root)
+    assert json.loads(page.locator(f"#{root}").get_attribute("data-drawn-codes")) == codes
+    assert ink.max() == 1.0 and 0.02 < (ink > 0).mean() < 0.5, "the stroke left ink on the pad"
+
+    expected = preprocess_drawing(ink)
+    np.testing.assert_allclose(image.reshape(28, 28), expected, atol=1e-9)
+    assert expected.max() == 1.0 and (expected > 0).sum() > 30
+    seen = digit_grays(page, f"#{root} canvas.ae-pair-input")
+    assert np.abs(seen - np.round(255 * (1 - expected))).max() == 0
+
+    x = torch.tensor(expected.reshape(1, 784), dtype=torch.float32)
+    for name in MODELS:
+        model = stored(models[name], "float16")
+        with torch.no_grad():
+            z = model.encode(x)[0].numpy()
+        np.testing.assert_allclose(codes[name], z, rtol=1e-4, atol=1e-4)
+        recon = digit_grays(page, f"#{root} canvas.ae-pair-recon[data-model='{name}']")
+        assert np.abs(recon - grays(model, [codes[name]])[0]).max() <= 1
+        latent = canvas_pixels(page, f"#{panel_id(page, root, name)} canvas.ae-explorer-latent")
+        assert (latent != latent_before[name]).any(), f"{name}: no marker where the drawing landed"
+
+    page.locator(f"#{root} button.ae-pair-clear").click()
+    assert page.evaluate("(id) => window.aeExplorers[id].drawnImage()", root) is None
+    assert page.locator(f"#{root}").get_attribute("data-drawn-codes") == "null"
+    for name in MODELS:
+        latent = canvas_pixels(page, f"#{panel_id(page, root, name)} canvas.ae-explorer-latent")
+        assert (latent == latent_before[name]).all(), "clearing removes the markers"
+
+
+def test_js_preprocessing_matches_python_on_awkward_drawings(page, pair):
+    root = load(page, pair[3])
+    rng = np.random.default_rng(0)
+    inks = []
+    tiny = np.zeros((60, 80))
+    tiny[30:33, 40:42] = 0.7  # smaller than 20 x 20: grown, not shrunk
+    wide = np.zeros((100, 100))
+    wide[5:15, 0:100] = np.linspace(0.1, 1, 100)  # wider than tall, at the top edge
+    corner = np.zeros((90, 90))
+    corner[70:90, 75:90] = rng.random((20, 15))
+    noise = rng.random((57, 43)) * (rng.random((57, 43)) > 0.8)
+    inks += [tiny, wide, corner, noise]
+    for ink in inks:
+        js = page.evaluate("([id, d, w, h]) => window.aeExplorers[id].preprocess(d, w, h)",
+                           [root, ink.ravel().tolist(), ink.shape[1], ink.shape[0]])
+        np.testing.assert_allclose(np.array(js).reshape(28, 28), preprocess_drawing(ink), atol=1e-9)
+    assert page.evaluate("(id) => window.aeExplorers[id].preprocess([0, 0, 0, 0], 2, 2)", root) is None
+
+
+def test_touch_moves_the_point_and_draws(page, pair):
+    _, _, _, html = pair
+    root = load(page, html)
+    pid = panel_id(page, root, "vae")
+    before = code_of(page, pid)
+    touch_drag(page, f"#{pid} canvas.ae-explorer-latent", [(0.2, 0.2), (0.5, 0.6), (0.8, 0.75)])
+    after = code_of(page, pid)
+    assert after != before
+    np.testing.assert_allclose(after, code_at(html, "vae", (0.8, 0.75)), atol=code_tolerance(html, "vae"))
+    touch_drag(page, f"#{root} canvas.ae-pair-draw", [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)])
+    codes = page.evaluate("(id) => window.aeExplorers[id].drawnCodes()", root)
+    assert set(codes) == set(MODELS)
+
+
+def test_two_pairs_on_one_page_stay_independent(page, pair):
+    models, codes, y, _ = pair
+    args = (models["ae"], codes["ae"], models["vae"], codes["vae"], y)
+    a, b = (pair_explorer_html(*args, n_points=100).data for _ in range(2))
+    page.set_content(a + b)
+    page.wait_for_function("() => window.aeExplorers && Object.keys(window.aeExplorers).length === 6")
+    roots = page.evaluate("() => Array.from(document.querySelectorAll('.ae-pair')).map(e => e.id)")
+    assert len(set(roots)) == 2
+    first, second = roots
+    page.evaluate("(id) => window.aeExplorers[id].setCode([0.5, -0.5])", panel_id(page, second, "ae"))
+    assert code_of(page, panel_id(page, second, "ae")) == [0.5, -0.5]
+    assert code_of(page, panel_id(page, first, "ae")) != [0.5, -0.5]
+    mouse_drag(page, f"#{first} canvas.ae-pair-draw", SEVEN)
+    assert page.evaluate("(id) => window.aeExplorers[id].drawnImage()", first) is not None
+    assert page.evaluate("(id) => window.aeExplorers[id].drawnImage()", second) is None
+    page.locator(f"#{second} input.ae-pair-grid").check()
+    assert page.locator(f"#{first} input.ae-pair-grid").is_checked() is False
+
+
+def test_runs_when_inserted_like_a_notebook_output(page, pair):
+    """JupyterLab and Colab insert output HTML after the page has loaded and then run its scripts."""
+    page.set_content("<div id='output'></div>")
+    page.evaluate("""(html) => {
+        const host = document.getElementById('output');
+        host.innerHTML = html;
+        for (const old of host.querySelectorAll('script')) {
+            const s = document.createElement('script');
+            for (const a of old.attributes) s.setAttribute(a.name, a.value);
+            s.textContent = old.textContent;
+            old.parentNode.replaceChild(s, old);
+        }
+    }""", pair[3])
+    page.wait_for_function("() => window.aeExplorers && Object.keys(window.aeExplorers).length === 3")
+    root = page.locator(".ae-pair").get_attribute("id")
+    assert page.locator(f"#{root} .ae-explorer-fallback").count() == 0, "the no-JavaScript note is removed"
+    assert len(page.evaluate("(id) => window.aeExplorers[id].decode([0, 0])", panel_id(page, root, "vae"))) == 784
