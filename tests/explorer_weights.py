@@ -1,14 +1,14 @@
 """Decode with the weights an in-page explorer carries, so browser tests compare like with like.
 
-``ae_helpers.explorer`` embeds its decoder in the HTML it outputs, as ``var cfg = {...};`` (JSON)
-in an inline script: ``cfg.params`` is every weight and bias end to end, base64 little-endian
-float32, and ``cfg.layers`` lists ``{"type": "linear", "in", "out", "w", "b"}`` (``w``/``b``:
-offsets into params, ``W`` stored row-major as ``(out, in)``) and ``{"type": "relu" | "sigmoid" |
-"tanh"}``. The page's JavaScript decodes in float64 from those float32 values; :func:`decode`
-does the same with numpy, so the two agree to rounding whatever machine trained the weights.
-
-Any JSON object holding ``params`` and ``layers`` in that format is a decoder here, wherever it
-sits in a cfg (:func:`decoders`), so explorers that carry more than one model can reuse this.
+``ae_helpers.explorer`` embeds its settings in the HTML it outputs as one JSON literal, the
+argument of the inline call to ``explorer.js``: ``({"kind": "single" | "pair", "id": ...,
+"panels": [...]})``. Each panel has its own ``id`` (the root element the browser tests look up)
+and a ``decoder`` (a pair's panels an ``encoder`` too): ``params`` is every weight and bias end
+to end, base64 little-endian float32 or float16 (``dtype``), and ``layers`` lists ``{"type":
+"linear", "in", "out", "w", "b"}`` (``w``/``b``: offsets into params, ``W`` stored row-major as
+``(out, in)``) and ``{"type": "relu" | "sigmoid" | "tanh"}``. The page's JavaScript computes in
+float64 from those values; :func:`decode` does the same with numpy, so the two agree to
+rounding whatever machine trained the weights.
 
 Used by tests/test_book_browser.py.
 """
@@ -25,18 +25,18 @@ import numpy as np
 
 __all__ = ["embedded_configs", "notebook_configs", "decoders", "decode", "gray_levels"]
 
-CFG_MARKER = "var cfg = "
+CFG_MARKER = '({"kind":'
 
 
 def embedded_configs(html: str, marker: str = CFG_MARKER) -> dict[str, dict[str, Any]]:
-    """Every ``<marker>{...}`` JSON object in ``html`` (a built page or an output), keyed by its ``id``."""
+    """Every explorer panel embedded in ``html`` (a built page or an output), keyed by its ``id``."""
     found: dict[str, dict[str, Any]] = {}
     decoder = json.JSONDecoder()
     start = html.find(marker)
     while start != -1:
-        cfg, end = decoder.raw_decode(html, start + len(marker))
-        if isinstance(cfg, dict) and "id" in cfg:
-            found[str(cfg["id"])] = cfg
+        cfg, end = decoder.raw_decode(html, start + 1)
+        for panel in cfg.get("panels", []) if isinstance(cfg, dict) else []:
+            found[str(panel["id"])] = panel
         start = html.find(marker, end)
     return found
 
@@ -54,12 +54,12 @@ def notebook_configs(notebook: Path, marker: str = CFG_MARKER) -> dict[str, dict
 
 
 def decoders(cfg: Any) -> Iterator[Mapping[str, Any]]:
-    """Every decoder (a mapping with ``params`` and ``layers``) inside ``cfg``, depth first."""
+    """Every decoder (the value of a ``"decoder"`` key) inside ``cfg``, depth first."""
     if isinstance(cfg, Mapping):
-        if isinstance(cfg.get("params"), str) and isinstance(cfg.get("layers"), list):
-            yield cfg
-        for value in cfg.values():
-            if isinstance(value, (Mapping, list)):
+        for key, value in cfg.items():
+            if key == "decoder" and isinstance(value, Mapping):
+                yield value
+            elif isinstance(value, (Mapping, list)):
                 yield from decoders(value)
     elif isinstance(cfg, list):
         for value in cfg:
@@ -68,7 +68,8 @@ def decoders(cfg: Any) -> Iterator[Mapping[str, Any]]:
 
 def decode(spec: Mapping[str, Any], codes: Any) -> np.ndarray:
     """Run the embedded decoder on ``codes`` (one code or a batch ``(N, d)``), in float64 like the page."""
-    params = np.frombuffer(base64.b64decode(spec["params"]), dtype="<f4").astype(np.float64)
+    dtype = {"float32": "<f4", "float16": "<f2"}[spec.get("dtype", "float32")]
+    params = np.frombuffer(base64.b64decode(spec["params"]), dtype=dtype).astype(np.float64)
     z = np.asarray(codes, dtype=np.float64)
     h = np.atleast_2d(z)
     for layer in spec["layers"]:
