@@ -137,6 +137,12 @@ class DigitLikeness:
     threshold: float
     n: int
 
+    @property
+    def confident_se(self) -> float:
+        """Standard error of ``confident`` as an estimate from ``n`` independent samples,
+        ``sqrt(p (1 - p) / n)``: differences of a few of these are sampling noise."""
+        return math.sqrt(self.confident * (1.0 - self.confident) / self.n) if self.n else math.nan
+
     def line(self, name: str) -> str:
         """One line ``samples model=<name> confident=<fraction> class_entropy=<nats>``."""
         return f"samples model={name} confident={self.confident:.3f} class_entropy={self.class_entropy:.3f}"

@@ -25,7 +25,7 @@ from torch import nn
 
 from .cache import mnist_recipe, trained_on_mnist
 from .latent import decode_all
-from .models import check_codes, flatten_images, mlp
+from .models import AutoEncoder, check_codes, flatten_images, mlp
 from .training import History
 
 __all__ = [
@@ -38,6 +38,10 @@ __all__ = [
     "VAE_BETA",
     "vae_config",
     "trained_vae",
+    "elbo_terms",
+    "bce_autoencoder_loss",
+    "bce_autoencoder_config",
+    "trained_bce_autoencoder",
 ]
 
 #: The learning rate the book uses for VAEs, chosen by measurement: with the plain
@@ -220,3 +224,78 @@ def trained_vae(
                         hidden=hidden)
     return trained_on_mnist("vae", VAE, config, loss_fn=partial(vae_loss, beta=config["recipe"]["beta"]),  # type: ignore[return-value]
                             progress=progress, desc=f"VAE, latent {latent_dim}", cache=cache)
+
+
+@torch.no_grad()
+def elbo_terms(model: VAE, images: torch.Tensor, *, seed: int = 0, batch_size: int = 2048
+               ) -> tuple[float, float]:
+    """``(reconstruction, kl)``: the two terms of the negative ELBO on ``images``, nats per image.
+
+    The reconstruction term decodes **one sampled code** per image (seeded with ``seed``), as
+    the loss does in training and as pytorch/examples' VAE reports its test loss; their sum is
+    then comparable with that reference. (``history.test_losses`` decodes the mean code
+    instead, which gives a slightly lower reconstruction term.) The model's mode is kept.
+    """
+    if len(images) == 0:
+        raise ValueError("no images: got an empty batch")
+    g = torch.Generator().manual_seed(int(seed))
+    rec = kl = 0.0
+    for start in range(0, len(images), batch_size):
+        xb = flatten_images(images[start:start + batch_size], model.num_features).to(torch.float32)
+        mu, logvar = model.encode_distribution(xb)
+        z = model.reparameterize(mu, logvar, g)
+        rec += float(reconstruction_nll(model.decode_logits(z), xb)) * len(xb)
+        kl += float(kl_divergence(mu, logvar)) * len(xb)
+    return rec / len(images), kl / len(images)
+
+
+# --------------------------------------------------------------------------- the control
+
+
+def bce_autoencoder_loss(model: AutoEncoder, xb: torch.Tensor, yb: torch.Tensor | None = None) -> torch.Tensor:
+    """A plain autoencoder's loss written like the VAE's reconstruction term, with no KL term.
+
+    Binary cross-entropy summed over pixels, averaged over images (:func:`reconstruction_nll`),
+    computed from the decoder's output before its sigmoid. ``yb`` is ignored.
+    """
+    z = model.encode(xb)
+    logits = model.decoder[:-1](z)  # the decoder without its final sigmoid
+    return reconstruction_nll(logits, xb)
+
+
+def bce_autoencoder_config(latent_dim: int, *, epochs: int = 10, batch_size: int = 256, lr: float = VAE_LR,
+                           seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
+    """The cache configuration of the control: an :class:`~ae_helpers.models.AutoEncoder` trained
+    with :func:`bce_autoencoder_loss` at the VAE's learning rate."""
+    return {
+        "model": AutoEncoder(latent_dim=latent_dim, hidden=hidden).config(),
+        "recipe": mnist_recipe("bce-logits-sum", epochs=epochs, batch_size=batch_size, lr=lr),
+        "seed": int(seed),
+    }
+
+
+def trained_bce_autoencoder(
+    latent_dim: int,
+    *,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = VAE_LR,
+    seed: int = 42,
+    hidden: Sequence[int] = (128, 64),
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
+) -> tuple[AutoEncoder, History]:
+    """The control for the VAE: the plain autoencoder trained with the VAE's loss and learning
+    rate, minus the KL term, through the model cache.
+
+    The network is the plain :class:`~ae_helpers.models.AutoEncoder` (whose layers are the
+    VAE's mean path), the loss :func:`bce_autoencoder_loss` (the VAE's reconstruction term,
+    BCE summed per image) and the learning rate :data:`VAE_LR`. It differs from the plain
+    autoencoder only in loss and learning rate, and from the VAE only in the KL term and the
+    sampled codes. ``history.test_mse`` is the per-pixel test MSE, comparable with both.
+    """
+    config = bce_autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                    hidden=hidden)
+    return trained_on_mnist("autoencoder-bce", AutoEncoder, config, loss_fn=bce_autoencoder_loss,  # type: ignore[return-value]
+                            progress=progress, cache=cache,
+                            desc=f"control (autoencoder, BCE, lr {config['recipe']['lr']:g}), latent {latent_dim}")

@@ -71,6 +71,17 @@ def test_entropy_and_confidence_on_known_predictions():
         digit_likeness(_Lookup(1.0), balanced, threshold=0.0)
 
 
+def test_confident_se_is_the_binomial_standard_error():
+    score = DigitLikeness(confident=0.25, class_entropy=0.0, counts=(100,) + (0,) * 9, threshold=0.9, n=100)
+    assert score.confident_se == pytest.approx(math.sqrt(0.25 * 0.75 / 100))
+    assert DigitLikeness(1.0, 0.0, (4,) + (0,) * 9, 0.9, 4).confident_se == 0.0
+    # it matches the spread of the fraction over many independent batches
+    g = torch.Generator().manual_seed(0)
+    fractions = (torch.rand(4000, 400, generator=g) < 0.3).double().mean(1)
+    one = DigitLikeness(float(fractions[0]), 0.0, (400,) + (0,) * 9, 0.9, 400)
+    assert float(fractions.std()) == pytest.approx(one.confident_se, rel=0.05)
+
+
 def test_classifier_shapes_and_errors():
     model = Classifier()
     assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)

@@ -12,7 +12,18 @@ import ae_helpers.cache as cache_module
 from ae_helpers.data import load_mnist
 from ae_helpers.latent import encode_all
 from ae_helpers.training import TrainingDiverged, evaluate_loss, evaluate_mse, fit, seed_everything
-from ae_helpers.vae import VAE, kl_divergence, reconstruction_nll, sample_vae, trained_vae, vae_loss
+from ae_helpers.models import AutoEncoder
+from ae_helpers.vae import (
+    VAE,
+    bce_autoencoder_loss,
+    elbo_terms,
+    kl_divergence,
+    reconstruction_nll,
+    sample_vae,
+    trained_bce_autoencoder,
+    trained_vae,
+    vae_loss,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +94,42 @@ def test_kl_of_a_standard_normal_is_zero_and_positive_otherwise():
     assert float(kl_divergence(mu, logvar)) == pytest.approx(float(expected), rel=1e-5)
     with pytest.raises(ValueError, match="shape"):
         kl_divergence(torch.zeros(4, 2), torch.zeros(4, 3))
+
+
+def _kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, samples: int, seed: int) -> tuple[float, float]:
+    """KL(q || N(0, I)) as the mean of log q(z) - log p(z) over z ~ q, and that mean's standard error.
+
+    Each row of ``mu``/``logvar`` is one Gaussian q; the estimate is averaged over rows, as
+    ``kl_divergence`` averages over the batch. Float64, so rounding is far below the noise.
+    """
+    g = torch.Generator().manual_seed(seed)
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn(samples, *mu.shape, generator=g, dtype=torch.float64)
+    z = mu + std * eps                                           # (samples, rows, d)
+    log_q = torch.distributions.Normal(mu, std).log_prob(z).sum(-1)
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    ratio = log_q - log_p                                        # (samples, rows)
+    estimate = ratio.mean(0).mean()
+    # rows are independent: the variance of the row average is the mean of the rows' variances / rows
+    se = (ratio.var(0) / samples).mean().sqrt() / math.sqrt(mu.shape[0])
+    return float(estimate), float(se)
+
+
+def test_kl_matches_a_monte_carlo_estimate():
+    g = torch.Generator().manual_seed(11)
+    mu = torch.randn(6, 4, generator=g, dtype=torch.float64) * 1.5
+    logvar = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    exact = float(kl_divergence(mu, logvar))
+    estimate, se = _kl_monte_carlo(mu, logvar, samples=200_000, seed=5)
+    assert 0 < se < 0.01 * exact, (se, exact)  # the estimate is precise enough to test anything
+    assert abs(estimate - exact) < 4 * se, (estimate, exact, se)
+    # and the check has teeth: a formula missing the "-1" (off by d/2 = 2 nats) is far outside
+    wrong = float(0.5 * (mu.pow(2) + logvar.exp() - logvar).sum(1).mean())
+    assert abs(estimate - wrong) > 100 * se
+    # a prior-like q has KL near 0, and the estimate agrees there too
+    near = torch.full((6, 4), 0.05, dtype=torch.float64)
+    estimate0, se0 = _kl_monte_carlo(near, -near, samples=200_000, seed=6)
+    assert abs(estimate0 - float(kl_divergence(near, -near))) < 4 * se0
 
 
 def test_reparameterize_draws_from_the_gaussian_and_is_seeded():
@@ -182,3 +229,53 @@ def test_a_far_too_high_learning_rate_stops_training(subset):
     seed_everything(0)
     with pytest.raises(TrainingDiverged, match=r"epoch \d, batch \d+ of 8.*lr=100"):
         fit(VAE(latent_dim=2), subset, epochs=3, lr=100.0, loss_fn=vae_loss, progress=False)
+
+
+def test_elbo_terms_sample_one_code_per_image_and_add_up(subset):
+    torch.manual_seed(0)
+    model = VAE(latent_dim=3).eval()
+    x = subset[:300]
+    rec, kl = elbo_terms(model, x, seed=4, batch_size=128)
+    assert (rec, kl) == elbo_terms(model, x, seed=4, batch_size=128)
+    assert rec != elbo_terms(model, x, seed=5)[0], "the code is sampled"
+    with torch.no_grad():
+        mu, logvar = model.encode_distribution(x)
+        assert kl == pytest.approx(float(kl_divergence(mu, logvar)), rel=1e-5)
+        # the same draws as the loss takes in training mode from the same seed
+        z = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(4))
+        assert rec == pytest.approx(float(reconstruction_nll(model.decode_logits(z), x)), rel=1e-5)
+    assert not model.training
+    with pytest.raises(ValueError, match="empty"):
+        elbo_terms(model, x[:0])
+
+
+@torch.no_grad()
+def test_the_control_loss_is_the_vaes_reconstruction_term_on_a_plain_autoencoder(subset):
+    torch.manual_seed(0)
+    model = AutoEncoder(latent_dim=4)
+    xb = subset[:32]
+    expected = torch.nn.functional.binary_cross_entropy(model(xb).reshape(32, -1), xb.reshape(32, -1),
+                                                        reduction="sum") / 32
+    assert float(bce_autoencoder_loss(model, xb)) == pytest.approx(float(expected), rel=1e-5)
+    # the same layers as the VAE's mean path give the same loss as the VAE with beta = 0
+    vae = VAE(latent_dim=4).eval()
+    model.encoder[0].load_state_dict(vae.encoder[0].state_dict())
+    model.encoder[2].load_state_dict(vae.encoder[2].state_dict())
+    model.encoder[4].load_state_dict(vae.mean_head.state_dict())
+    model.decoder.load_state_dict(vae.decoder.state_dict())
+    assert float(bce_autoencoder_loss(model, xb)) == pytest.approx(float(vae_loss(vae, xb, beta=0.0)), rel=1e-6)
+
+
+def test_trained_bce_autoencoder_goes_through_the_cache(tmp_path, monkeypatch, subset):
+    test_images = load_mnist("test")[0][:500]
+    monkeypatch.setattr(vae_module, "mnist_images", lambda: (subset[:1000], test_images))
+    model, history = trained_bce_autoencoder(3, epochs=2, progress=False, cache=tmp_path)
+    assert isinstance(model, AutoEncoder) and history.source == "trained"
+    assert len(list(tmp_path.glob("autoencoder-bce-*.pt"))) == 1
+    assert len(history.test_mse) == 2 and history.test_losses[-1] < history.test_losses[0]
+    assert history.test_mse[-1] == pytest.approx(evaluate_mse(model, test_images), rel=1e-6)
+    again, cached = trained_bce_autoencoder(3, epochs=2, progress=False, cache=tmp_path)
+    assert cached.source == "cache"
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+    _, other = trained_bce_autoencoder(3, epochs=2, lr=5e-3, progress=False, cache=tmp_path)
+    assert other.source == "trained", "the learning rate is part of the cache key"
