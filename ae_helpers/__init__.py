@@ -59,7 +59,8 @@ from .plotting import (
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawing, stored_weights_gray_error
-from .vae import VAE, kl_divergence, sample_vae, trained_vae, vae_loss
+from .vae import VAE, elbo_terms, kl_divergence, sample_vae, trained_bce_autoencoder, trained_vae, vae_loss
+from .checks import expect
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
 
 __all__ = [
@@ -124,6 +125,9 @@ __all__ = [
     "sample_vae",
     "trained_vae",
     "vae_loss",
+    "elbo_terms",
+    "trained_bce_autoencoder",
+    "expect",
     "Classifier",
     "DigitLikeness",
     "digit_likeness",

@@ -268,7 +268,7 @@ def test_the_control_loss_is_the_vaes_reconstruction_term_on_a_plain_autoencoder
 
 def test_trained_bce_autoencoder_goes_through_the_cache(tmp_path, monkeypatch, subset):
     test_images = load_mnist("test")[0][:500]
-    monkeypatch.setattr(vae_module, "mnist_images", lambda: (subset[:1000], test_images))
+    monkeypatch.setattr(cache_module, "mnist_images", lambda: (subset[:1000], test_images))
     model, history = trained_bce_autoencoder(3, epochs=2, progress=False, cache=tmp_path)
     assert isinstance(model, AutoEncoder) and history.source == "trained"
     assert len(list(tmp_path.glob("autoencoder-bce-*.pt"))) == 1
