@@ -43,7 +43,9 @@ from .latent import (
     tsne_embedding,
 )
 from .plotting import (
+    plot_anomaly_scores,
     plot_decoded_points,
+    plot_denoising,
     plot_digit_grid,
     plot_digit_grids,
     plot_direction_sweep,
@@ -53,6 +55,7 @@ from .plotting import (
     plot_manifold,
     plot_model_comparison,
     plot_mse_vs_latent,
+    plot_neighbours,
     plot_reconstructions,
     plot_samples,
     plot_tsne,
@@ -60,6 +63,20 @@ from .plotting import (
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html
 from .vae import VAE, kl_divergence, sample_vae, trained_vae, vae_loss
+from .uses import (
+    NOISE_KINDS,
+    UNUSUAL_KINDS,
+    add_noise,
+    anomaly_auc,
+    knn_accuracy,
+    mixed_noise,
+    nearest_neighbours,
+    per_image_mse,
+    roc_points,
+    trained_autoencoder_without,
+    trained_denoiser,
+    unusual_inputs,
+)
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
 
 __all__ = [
@@ -97,7 +114,9 @@ __all__ = [
     "sample_full_covariance",
     "sample_per_dimension",
     "tsne_embedding",
+    "plot_anomaly_scores",
     "plot_decoded_points",
+    "plot_denoising",
     "plot_digit_grid",
     "plot_digit_grids",
     "plot_direction_sweep",
@@ -107,6 +126,7 @@ __all__ = [
     "plot_manifold",
     "plot_model_comparison",
     "plot_mse_vs_latent",
+    "plot_neighbours",
     "plot_reconstructions",
     "plot_samples",
     "plot_tsne",
@@ -121,6 +141,18 @@ __all__ = [
     "sample_vae",
     "trained_vae",
     "vae_loss",
+    "NOISE_KINDS",
+    "UNUSUAL_KINDS",
+    "add_noise",
+    "anomaly_auc",
+    "knn_accuracy",
+    "mixed_noise",
+    "nearest_neighbours",
+    "per_image_mse",
+    "roc_points",
+    "trained_autoencoder_without",
+    "trained_denoiser",
+    "unusual_inputs",
     "Classifier",
     "DigitLikeness",
     "digit_likeness",
