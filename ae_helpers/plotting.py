@@ -530,7 +530,7 @@ def plot_anomaly_scores(scores: Mapping[str, tuple[Any, Any]], *, names: tuple[s
     if not scores:
         raise ValueError("scores is empty: pass {method: (normal_scores, unusual_scores)}")
     if axes is None:
-        fig = plt.figure(figsize=(7.6, 2.9), dpi=100, layout="constrained")
+        fig = plt.figure(figsize=(8.0, 3.3), dpi=100, layout="constrained")
         plt.close(fig)
         ax_hist, ax_roc = fig.subplots(1, 2)
     else:
@@ -556,8 +556,8 @@ def plot_anomaly_scores(scores: Mapping[str, tuple[Any, Any]], *, names: tuple[s
         auc = anomaly_auc(normal_scores, unusual_scores)
         ax_roc.plot(fpr, tpr, label=f"{method} (AUC {auc:.2f})")
     ax_roc.plot([0, 1], [0, 1], linestyle=":", color="grey", label="guessing (AUC 0.5)")
-    ax_roc.set_xlabel(f"false positive rate ({names[0]} flagged)")
-    ax_roc.set_ylabel(f"true positive rate ({names[1]} flagged)")
+    ax_roc.set_xlabel(f"false positive rate\n(share of {names[0]} flagged)", fontsize=9)
+    ax_roc.set_ylabel(f"true positive rate\n(share of {names[1]} flagged)", fontsize=9)
     ax_roc.set_xlim(0, 1)
     ax_roc.set_ylim(0, 1.01)
     ax_roc.set_aspect("equal")

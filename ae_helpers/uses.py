@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache import autoencoder_config, load_or_train, mnist_tensors
+from .cache import autoencoder_config, load_or_train, mnist_tensors, trained_autoencoder
+from .latent import PCABaseline, reconstruct_all
 from .models import AutoEncoder
 from .training import History, fit
 
@@ -45,6 +46,7 @@ __all__ = [
     "autoencoder_without_config",
     "trained_autoencoder_without",
     "per_image_mse",
+    "reconstruction_errors",
     "anomaly_auc",
     "roc_points",
     "nearest_neighbours",
@@ -159,12 +161,18 @@ def _noise_list(noises: Sequence[tuple[str, float]]) -> list[list]:
 
 
 def denoiser_config(latent_dim: int = 50, *, noises: Sequence[tuple[str, float]] = (("gaussian", 0.5), ("mask", 0.5)),
-                    noise_seed: int = 0, epochs: int = 5, batch_size: int = 256, lr: float = 0.005,
-                    seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
-    """The cache configuration of a denoising autoencoder (see :func:`trained_denoiser`)."""
+                    noise_seed: int = 0, epochs: int = 1, from_autoencoder: bool = True, batch_size: int = 256,
+                    lr: float = 0.005, seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
+    """The cache configuration of a denoising autoencoder (see :func:`trained_denoiser`).
+
+    With ``from_autoencoder``, ``recipe["start"]`` is the configuration of the plain
+    autoencoder it starts from (so the key changes when that model does), else ``"random"``.
+    """
     config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden)
+    start = autoencoder_config(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden) \
+        if from_autoencoder else "random"
     config["recipe"].update({"data": "mnist-train-mixed-noise", "targets": "clean",
-                             "noises": _noise_list(noises), "noise_seed": int(noise_seed)})
+                             "noises": _noise_list(noises), "noise_seed": int(noise_seed), "start": start})
     return config
 
 
@@ -173,7 +181,8 @@ def trained_denoiser(
     *,
     noises: Sequence[tuple[str, float]] = (("gaussian", 0.5), ("mask", 0.5)),
     noise_seed: int = 0,
-    epochs: int = 5,
+    epochs: int = 1,
+    from_autoencoder: bool = True,
     batch_size: int = 256,
     lr: float = 0.005,
     seed: int = 42,
@@ -185,15 +194,24 @@ def trained_denoiser(
 
     The training images are corrupted once by :func:`mixed_noise` (each image gets one of
     ``noises``, seeded by ``noise_seed``), and the model learns to output the clean image.
-    ``history.test_losses`` is the MSE between its output for the test images, corrupted the
-    same way (seed ``noise_seed + 1``), and the clean test images. Cached like
+    With ``from_autoencoder`` (the default) training starts from the weights of the plain
+    autoencoder of the same size, :func:`~ae_helpers.cache.trained_autoencoder` (10 epochs of
+    the book's recipe; loaded from the cache or trained first), and ``epochs`` more epochs on
+    corrupted images follow; otherwise it starts from random weights.
+    ``history.test_losses`` is the MSE between the model's output for the test images,
+    corrupted the same way (seed ``noise_seed + 1``), and the clean test images. Cached like
     :func:`~ae_helpers.cache.trained_autoencoder`; the model is on the CPU, in eval mode.
     """
     config = denoiser_config(latent_dim, noises=noises, noise_seed=noise_seed, epochs=epochs,
-                             batch_size=batch_size, lr=lr, seed=seed, hidden=hidden)
+                             from_autoencoder=from_autoencoder, batch_size=batch_size, lr=lr, seed=seed,
+                             hidden=hidden)
     recipe = config["recipe"]
 
     def train(model: nn.Module) -> History:
+        if from_autoencoder:
+            start, _ = trained_autoencoder(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden,
+                                           progress=progress, cache=cache)
+            model.load_state_dict(start.state_dict())
         train_images, _, test_images, _ = mnist_tensors()
         noisy_train = mixed_noise(train_images, recipe["noises"], seed=recipe["noise_seed"])
         noisy_test = mixed_noise(test_images, recipe["noises"], seed=recipe["noise_seed"] + 1)
@@ -283,6 +301,22 @@ def per_image_mse(images: Any, references: Any) -> np.ndarray:
     if a.shape != b.shape:
         raise ValueError(f"images have {a.shape[1]} values each but references {b.shape[1]}")
     return ((a - b) ** 2).mean(axis=1)
+
+
+def reconstruction_errors(model: nn.Module | PCABaseline, images: torch.Tensor, *, k: int | None = None) -> np.ndarray:
+    """Each image's reconstruction error (MSE over its pixels), shape ``(N,)``: the anomaly score.
+
+    ``model`` is an autoencoder (reconstructed with :func:`~ae_helpers.latent.reconstruct_all`:
+    batches, eval mode, no gradients) or a :class:`~ae_helpers.latent.PCABaseline`, which then
+    needs ``k``, the number of components to reconstruct from.
+    """
+    if isinstance(model, PCABaseline):
+        if k is None:
+            raise ValueError("a PCA baseline needs k, the number of components to reconstruct from")
+        return per_image_mse(model.reconstruct(images, k), images)
+    if k is not None:
+        raise ValueError("k is the number of PCA components; an autoencoder's code size is fixed")
+    return per_image_mse(reconstruct_all(model, images), images)
 
 
 def _labelled(normal_scores: Any, unusual_scores: Any) -> tuple[np.ndarray, np.ndarray]:

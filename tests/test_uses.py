@@ -19,6 +19,7 @@ from ae_helpers.uses import (
     mixed_noise,
     nearest_neighbours,
     per_image_mse,
+    reconstruction_errors,
     roc_points,
     trained_autoencoder_without,
     trained_denoiser,
@@ -116,6 +117,22 @@ def test_per_image_mse(digits):
         per_image_mse(digits[:3], digits[:3, :, :10])
 
 
+def test_reconstruction_errors_of_a_model_and_of_pca(trained_ae_2d, mnist_train_small, digits):
+    from ae_helpers.latent import fit_pca
+
+    errors = reconstruction_errors(trained_ae_2d, digits)
+    np.testing.assert_allclose(errors, per_image_mse(reconstruct_all(trained_ae_2d, digits), digits))
+    assert errors.shape == (500,) and (errors > 0).all()
+    basis = fit_pca(mnist_train_small[0], 20)
+    pca2, pca20 = reconstruction_errors(basis, digits, k=2), reconstruction_errors(basis, digits, k=20)
+    assert pca2.mean() == pytest.approx(basis.mse(digits, 2), rel=1e-6)
+    assert pca20.mean() < pca2.mean(), "more components reconstruct better"
+    with pytest.raises(ValueError, match="needs k"):
+        reconstruction_errors(basis, digits)
+    with pytest.raises(ValueError, match="fixed"):
+        reconstruction_errors(trained_ae_2d, digits, k=2)
+
+
 def _pairwise_auc(normal: np.ndarray, unusual: np.ndarray) -> float:
     """P(unusual scores higher) + P(tie) / 2, counted over every pair."""
     diff = unusual[:, None] - normal[None, :]
@@ -124,7 +141,7 @@ def _pairwise_auc(normal: np.ndarray, unusual: np.ndarray) -> float:
 
 def test_auc_and_roc_of_reconstruction_errors(trained_ae_2d, mnist_test_small):
     x, y = mnist_test_small
-    errors = per_image_mse(reconstruct_all(trained_ae_2d, x), x)
+    errors = reconstruction_errors(trained_ae_2d, x)
     ones = (y == 1).numpy()
     normal, unusual = errors[~ones], errors[ones]
     auc = anomaly_auc(normal, unusual)
@@ -192,26 +209,45 @@ def test_knn_on_codes_of_a_trained_model(trained_ae_2d, mnist_train_small, mnist
 @pytest.fixture
 def small_mnist(monkeypatch, mnist_train_small, mnist_test_small):
     """Make the cached trainers see 4,000 training and 1,000 test images instead of all of MNIST."""
+    import ae_helpers.cache as cache_module
+
     monkeypatch.setattr(uses, "mnist_tensors", lambda: (*mnist_train_small, *mnist_test_small))
+    monkeypatch.setattr(cache_module, "mnist_images", lambda: (mnist_train_small[0], mnist_test_small[0]))
     return mnist_train_small, mnist_test_small
 
 
 def test_trained_denoiser_learns_to_remove_noise_and_is_cached(small_mnist, tmp_path):
     _, (xte, _) = small_mnist
-    model, history = trained_denoiser(10, epochs=2, progress=False, cache=tmp_path)
+    model, history = trained_denoiser(10, epochs=2, from_autoencoder=False, progress=False, cache=tmp_path)
     assert history.source == "trained" and len(history.test_losses) == 2
-    assert [p.name.split("-")[0] for p in tmp_path.glob("*.pt")] == ["denoiser"]
+    assert [p.name.split("-")[0] for p in tmp_path.glob("*.pt")] == ["denoiser"], "no plain autoencoder needed"
     noisy = add_noise(xte, "gaussian", 0.5, seed=1)
     noisy_mse = per_image_mse(noisy, xte).mean()
     denoised_mse = per_image_mse(reconstruct_all(model, noisy), xte).mean()
     assert denoised_mse < 0.6 * noisy_mse, (denoised_mse, noisy_mse)
-    again, cached = trained_denoiser(10, epochs=2, progress=False, cache=tmp_path)
+    again, cached = trained_denoiser(10, epochs=2, from_autoencoder=False, progress=False, cache=tmp_path)
     assert cached.source == "cache" and cached.test_losses == history.test_losses
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
-    other, fresh = trained_denoiser(10, epochs=2, noises=[("mask", 0.5)], progress=False, cache=tmp_path)
+    other, fresh = trained_denoiser(10, epochs=2, from_autoencoder=False, noises=[("mask", 0.5)], progress=False,
+                                    cache=tmp_path)
     assert fresh.source == "trained" and len(list(tmp_path.glob("*.pt"))) == 2
     with pytest.raises(ValueError, match="unknown noise kind"):
         trained_denoiser(10, noises=[("blur", 1.0)], cache=tmp_path)
+
+
+def test_trained_denoiser_starts_from_the_plain_autoencoder(small_mnist, tmp_path):
+    from ae_helpers.cache import trained_autoencoder
+
+    _, (xte, _) = small_mnist
+    unchanged, _ = trained_denoiser(10, epochs=0, progress=False, cache=tmp_path)
+    plain, plain_history = trained_autoencoder(10, progress=False, cache=tmp_path)
+    assert plain_history.source == "cache", "the denoiser trained (and stored) the plain autoencoder first"
+    assert all(torch.equal(a, b) for a, b in zip(unchanged.state_dict().values(), plain.state_dict().values()))
+    model, history = trained_denoiser(10, epochs=3, progress=False, cache=tmp_path)
+    noisy = add_noise(xte, "mask", 0.5, seed=1)
+    plain_mse = per_image_mse(reconstruct_all(plain, noisy), xte).mean()
+    assert per_image_mse(reconstruct_all(model, noisy), xte).mean() < 0.8 * plain_mse, \
+        "a few epochs on noisy inputs make the plain autoencoder a better denoiser"
 
 
 def test_denoiser_config_differs_from_the_plain_autoencoders():
@@ -220,6 +256,8 @@ def test_denoiser_config_differs_from_the_plain_autoencoders():
     config = uses.denoiser_config(50)
     assert config["recipe"]["noises"] == [["gaussian", 0.5], ["mask", 0.5]]
     assert config["model"] == autoencoder_config(50)["model"]
+    assert config["recipe"]["start"] == autoencoder_config(50), "the key covers the model it starts from"
+    assert uses.denoiser_config(50, from_autoencoder=False)["recipe"]["start"] == "random"
     assert cache_key("denoiser", config) != cache_key("denoiser", uses.denoiser_config(50, noise_seed=1))
 
 
