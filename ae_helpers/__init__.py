@@ -63,6 +63,7 @@ from .plotting import (
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html
 from .vae import VAE, kl_divergence, sample_vae, trained_vae, vae_loss
+from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
 from .uses import (
     NOISE_KINDS,
     UNUSUAL_KINDS,
@@ -78,7 +79,6 @@ from .uses import (
     trained_denoiser,
     unusual_inputs,
 )
-from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
 
 __all__ = [
     "DataError",
@@ -142,6 +142,11 @@ __all__ = [
     "sample_vae",
     "trained_vae",
     "vae_loss",
+    "Classifier",
+    "DigitLikeness",
+    "digit_likeness",
+    "judge_accuracy",
+    "trained_judge",
     "NOISE_KINDS",
     "UNUSUAL_KINDS",
     "add_noise",
@@ -155,10 +160,5 @@ __all__ = [
     "trained_autoencoder_without",
     "trained_denoiser",
     "unusual_inputs",
-    "Classifier",
-    "DigitLikeness",
-    "digit_likeness",
-    "judge_accuracy",
-    "trained_judge",
 ]
 __version__ = "0.1.0"
