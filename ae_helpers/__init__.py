@@ -43,7 +43,9 @@ from .latent import (
     tsne_embedding,
 )
 from .plotting import (
+    plot_anomaly_scores,
     plot_decoded_points,
+    plot_denoising,
     plot_digit_grid,
     plot_digit_grids,
     plot_direction_sweep,
@@ -53,6 +55,7 @@ from .plotting import (
     plot_manifold,
     plot_model_comparison,
     plot_mse_vs_latent,
+    plot_neighbours,
     plot_reconstructions,
     plot_samples,
     plot_tsne,
@@ -62,6 +65,21 @@ from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawi
 from .vae import VAE, elbo_terms, kl_divergence, sample_vae, trained_bce_autoencoder, trained_vae, vae_loss
 from .checks import expect
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
+from .uses import (
+    NOISE_KINDS,
+    UNUSUAL_KINDS,
+    add_noise,
+    anomaly_auc,
+    knn_accuracy,
+    mixed_noise,
+    nearest_neighbours,
+    per_image_mse,
+    reconstruction_errors,
+    roc_points,
+    trained_autoencoder_without,
+    trained_denoiser,
+    unusual_inputs,
+)
 
 __all__ = [
     "DataError",
@@ -98,7 +116,9 @@ __all__ = [
     "sample_full_covariance",
     "sample_per_dimension",
     "tsne_embedding",
+    "plot_anomaly_scores",
     "plot_decoded_points",
+    "plot_denoising",
     "plot_digit_grid",
     "plot_digit_grids",
     "plot_direction_sweep",
@@ -108,6 +128,7 @@ __all__ = [
     "plot_manifold",
     "plot_model_comparison",
     "plot_mse_vs_latent",
+    "plot_neighbours",
     "plot_reconstructions",
     "plot_samples",
     "plot_tsne",
@@ -133,5 +154,18 @@ __all__ = [
     "digit_likeness",
     "judge_accuracy",
     "trained_judge",
+    "NOISE_KINDS",
+    "UNUSUAL_KINDS",
+    "add_noise",
+    "anomaly_auc",
+    "knn_accuracy",
+    "mixed_noise",
+    "nearest_neighbours",
+    "per_image_mse",
+    "reconstruction_errors",
+    "roc_points",
+    "trained_autoencoder_without",
+    "trained_denoiser",
+    "unusual_inputs",
 ]
 __version__ = "0.1.0"

@@ -39,6 +39,9 @@ __all__ = [
     "plot_digit_grids",
     "plot_interpolation",
     "plot_direction_sweep",
+    "plot_denoising",
+    "plot_anomaly_scores",
+    "plot_neighbours",
 ]
 
 DIGIT_CMAP = "gray_r"
@@ -484,4 +487,119 @@ def plot_direction_sweep(model: nn.Module, mean: Any, directions: Any, stds: Any
     step = 28 + _GAP
     ax.set_xticks([j * step + 13.5 for j in range(steps)], labels=[f"{c:+.1f}σ" for c in coeffs], fontsize=7)
     ax.tick_params(axis="x", length=0)
+    return fig
+
+
+def plot_denoising(noisy: Any, outputs: Mapping[str, Any], clean: Any, *, n: int = 10,
+                   title: str | None = None, ax: Axes | None = None) -> Figure:
+    """The first ``n`` noisy images on top, one row per method's output, the clean images last.
+
+    Args:
+        noisy: the corrupted inputs. clean: the images before corruption, in the same order.
+        outputs: ``{row name: images}``, e.g. ``{"denoiser": ..., "PCA 50": ...}``, each holding
+            at least ``n`` images in the same order.
+    """
+    a, c = _images(noisy), _images(clean)
+    n = min(n, len(a))
+    rows, names = [a[:n]], ["noisy"]
+    for name, images in [*outputs.items(), ("clean", c)]:
+        r = _images(images)
+        if len(r) < n:
+            raise ValueError(f"{name!r} has {len(r)} images, need {n}: pass one per noisy image")
+        rows.append(r[:n])
+        names.append(str(name))
+    return _rows_figure(rows, names, ax, title, inch_per_tile=0.45)
+
+
+def plot_anomaly_scores(scores: Mapping[str, tuple[Any, Any]], *, names: tuple[str, str] = ("normal", "unusual"),
+                        bins: int = 50, title: str | None = None, axes: Sequence[Axes] | None = None) -> Figure:
+    """How well a score separates unusual inputs from normal ones: histograms and ROC curves.
+
+    Left: the histograms (each scaled to area 1, log-spaced bins) of the first method's scores
+    for the normal and the unusual inputs. Right: each method's ROC curve, its AUC in the
+    legend, and the diagonal that guessing gives.
+
+    Args:
+        scores: ``{method: (normal_scores, unusual_scores)}``, a higher score meaning "more
+            unusual" (e.g. reconstruction errors from :func:`ae_helpers.uses.per_image_mse`).
+        names: what the two groups are (legend of the histograms).
+        axes: two axes to draw into, or None for a new figure.
+    """
+    from .uses import anomaly_auc, roc_points
+
+    if not scores:
+        raise ValueError("scores is empty: pass {method: (normal_scores, unusual_scores)}")
+    if axes is None:
+        fig = plt.figure(figsize=(8.0, 3.3), dpi=100, layout="constrained")
+        plt.close(fig)
+        ax_hist, ax_roc = fig.subplots(1, 2)
+    else:
+        if len(axes) != 2:
+            raise ValueError(f"axes must be two axes (histograms, ROC), got {len(axes)}")
+        ax_hist, ax_roc = axes
+        fig = ax_hist.figure
+    first = next(iter(scores))
+    normal, unusual = (_array(v).astype(np.float64).reshape(-1) for v in scores[first])
+    both = np.concatenate([normal, unusual])
+    if not (both > 0).all():
+        raise ValueError("the histograms use log-spaced bins: scores must be positive")
+    edges = np.geomspace(both.min(), both.max(), bins + 1)
+    for values, name, color in ((normal, names[0], "#1f77b4"), (unusual, names[1], "#d62728")):
+        ax_hist.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.45, color=color,
+                     label=f"{name} ({len(values):,})")
+    ax_hist.set_xscale("log")
+    ax_hist.set_xlabel(f"score: {first}")
+    ax_hist.set_ylabel("density")
+    ax_hist.legend(frameon=False, fontsize=8)
+    for method, (normal_scores, unusual_scores) in scores.items():
+        fpr, tpr = roc_points(normal_scores, unusual_scores)
+        auc = anomaly_auc(normal_scores, unusual_scores)
+        ax_roc.plot(fpr, tpr, label=f"{method} (AUC {auc:.2f})")
+    ax_roc.plot([0, 1], [0, 1], linestyle=":", color="grey", label="guessing (AUC 0.5)")
+    ax_roc.set_xlabel(f"false positive rate\n(share of {names[0]} flagged)", fontsize=9)
+    ax_roc.set_ylabel(f"true positive rate\n(share of {names[1]} flagged)", fontsize=9)
+    ax_roc.set_xlim(0, 1)
+    ax_roc.set_ylim(0, 1.01)
+    ax_roc.set_aspect("equal")
+    ax_roc.legend(frameon=False, fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_neighbours(query: Any, neighbours: Mapping[str, Any], *, labels: Mapping[str, Any] | None = None,
+                    query_label: Any = None, title: str | None = None, ax: Axes | None = None) -> Figure:
+    """A query image and its nearest neighbours, one row per representation.
+
+    Each row starts with the query and continues with its neighbours, nearest first.
+
+    Args:
+        query: one image (784 pixels in any shape).
+        neighbours: ``{representation: images}``, e.g. ``{"AE codes (50)": train_images[idx]}``,
+            each with the same number of images.
+        labels: ``{representation: labels of its neighbours}`` written in each tile's corner;
+            ``query_label`` goes on the query.
+    """
+    q = _images(query)[:1]
+    if not neighbours:
+        raise ValueError("neighbours is empty: pass {representation: images}")
+    found = {str(name): _images(images) for name, images in neighbours.items()}
+    k = len(next(iter(found.values())))
+    if any(len(x) != k for x in found.values()):
+        raise ValueError(f"every representation needs the same number of neighbours, got "
+                         f"{ {name: len(x) for name, x in found.items()} }")
+    rows = [np.concatenate([q, x]) for x in found.values()]
+    fig = _rows_figure(rows, list(found), ax, title, inch_per_tile=0.5)
+    ax = fig.axes[0] if ax is None else ax
+    step = 28 + _GAP
+    ax.set_xticks([j * step + 13.5 for j in range(k + 1)], labels=["query", *map(str, range(1, k + 1))], fontsize=7)
+    ax.tick_params(axis="x", length=0)
+    if labels is not None or query_label is not None:
+        tile_labels: list[Any] = []
+        for name in found:
+            row = list(_array(labels[name]).reshape(-1)) if labels is not None and name in labels else [""] * k
+            if len(row) != k:
+                raise ValueError(f"{name!r}: got {len(row)} labels for {k} neighbours")
+            tile_labels += ["" if query_label is None else query_label, *row]
+        _label_tiles(ax, [str(v) for v in tile_labels], k + 1)
     return fig

@@ -277,3 +277,67 @@ def test_samples_interpolation_and_direction_sweep(trained_ae_2d, mnist_test_sma
     assert only_image(ax).shape == (2 * 30 - 2, 5 * 30 - 2)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["direction 1", "direction 2"]
     assert ax.get_xticklabels()[2].get_text() == "+0.0σ"
+
+
+def test_denoising_rows(mnist_test_small):
+    x = mnist_test_small[0][:12]
+    noisy, denoised = x * 0.5, x * 0.9
+    fig = P.plot_denoising(noisy, {"denoiser": denoised, "PCA": x * 0.7}, x, n=8)
+    ax = fig.axes[0]
+    arr = only_image(ax)
+    assert arr.shape == (4 * 30 - 2, 8 * 30 - 2)
+    np.testing.assert_allclose(arr[:28, :28], noisy[0, 0].numpy())
+    np.testing.assert_allclose(arr[30:58, 30:58], denoised[1, 0].numpy())
+    np.testing.assert_array_equal(arr[90:118, :28], x[0, 0].numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["noisy", "denoiser", "PCA", "clean"]
+    with pytest.raises(ValueError, match="need 8"):
+        P.plot_denoising(noisy, {"short": x[:3]}, x, n=8)
+    given_fig, given_ax = plt.subplots()
+    assert P.plot_denoising(noisy, {"d": denoised}, x, ax=given_ax) is given_fig and len(given_fig.axes) == 1
+
+
+def test_anomaly_scores_histograms_and_roc():
+    rng = np.random.default_rng(0)
+    normal, unusual = rng.lognormal(-4, 0.3, 900), rng.lognormal(-3.3, 0.3, 100)
+    fig = P.plot_anomaly_scores({"autoencoder": (normal, unusual), "PCA": (normal, unusual * 0.8)},
+                                names=("digits", "held-out 8"))
+    ax_hist, ax_roc = fig.axes
+    assert ax_hist.get_xscale() == "log" and len(ax_hist.patches) == 2
+    assert [t.get_text() for t in ax_hist.get_legend().get_texts()] == ["digits (900)", "held-out 8 (100)"]
+    for patch in ax_hist.patches:  # each histogram has area 1 over its log-spaced bins
+        xy = patch.get_xy()
+        assert xy[:, 0].min() == pytest.approx(min(normal.min(), unusual.min()))
+    from ae_helpers.uses import anomaly_auc
+
+    labels = [t.get_text() for t in ax_roc.get_legend().get_texts()]
+    assert labels[0] == f"autoencoder (AUC {anomaly_auc(normal, unusual):.2f})" and labels[-1].startswith("guessing")
+    assert len(ax_roc.lines) == 3
+    curve = ax_roc.lines[0]
+    assert np.trapezoid(curve.get_ydata(), curve.get_xdata()) == pytest.approx(anomaly_auc(normal, unusual))
+    assert png_size(fig) < 100_000
+    fig2, axes = plt.subplots(1, 2)
+    assert P.plot_anomaly_scores({"a": (normal, unusual)}, axes=axes) is fig2 and len(fig2.axes) == 2
+    with pytest.raises(ValueError, match="positive"):
+        P.plot_anomaly_scores({"a": (normal - 1, unusual)})
+    with pytest.raises(ValueError, match="empty"):
+        P.plot_anomaly_scores({})
+
+
+def test_neighbours_one_row_per_representation(mnist_test_small):
+    x, y = mnist_test_small
+    fig = P.plot_neighbours(x[0], {"codes": x[1:6], "pixels": x[6:11]},
+                            labels={"codes": y[1:6], "pixels": y[6:11]}, query_label=int(y[0]))
+    ax = fig.axes[0]
+    arr = only_image(ax)
+    assert arr.shape == (2 * 30 - 2, 6 * 30 - 2)
+    np.testing.assert_array_equal(arr[30:58, :28], x[0, 0].numpy())
+    np.testing.assert_array_equal(arr[30:58, 30:58], x[6, 0].numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["codes", "pixels"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["query", "1", "2", "3", "4", "5"]
+    assert [t.get_text() for t in ax.texts] == [str(int(v)) for v in [y[0], *y[1:6], y[0], *y[6:11]]]
+    with pytest.raises(ValueError, match="same number"):
+        P.plot_neighbours(x[0], {"a": x[1:6], "b": x[1:4]})
+    with pytest.raises(ValueError, match="labels for 5"):
+        P.plot_neighbours(x[0], {"a": x[1:6]}, labels={"a": y[:2]})
+    given_fig, given_ax = plt.subplots()
+    assert P.plot_neighbours(x[0], {"a": x[1:4]}, ax=given_ax) is given_fig

@@ -1,0 +1,406 @@
+"""Putting the codes to work: denoising, spotting the unusual, finding neighbours.
+
+Three uses of an autoencoder, each measured against a baseline on the same data:
+
+- **Denoising**: :func:`add_noise` corrupts images (Gaussian noise or masked pixels),
+  :func:`trained_denoiser` is an autoencoder trained on corrupted inputs with clean targets.
+- **Spotting the unusual**: :func:`trained_autoencoder_without` never sees some digits;
+  :func:`per_image_mse` scores each image by its reconstruction error, :func:`anomaly_auc`
+  and :func:`roc_points` say how well that score separates the unusual from the normal, and
+  :func:`unusual_inputs` makes inputs that are no digit (noise, inverted or rotated digits).
+- **Finding neighbours**: :func:`nearest_neighbours` and :func:`knn_accuracy` in any
+  representation (codes, PCA coordinates, raw pixels).
+
+ROC curves and their area, nearest-neighbour search and k-NN classification are
+scikit-learn's (``roc_auc_score``, ``roc_curve``, ``NearestNeighbors``,
+``KNeighborsClassifier``): it does them well and is tested far beyond what this book could
+do, so they are called here rather than written again. The functions below only convert
+the book's tensors and name the conventions (which class is "positive", which distance).
+
+The models go through the model cache (:func:`ae_helpers.cache.load_or_train`) like every
+other model of the book, each kind with its own configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cache import autoencoder_config, load_or_train, mnist_tensors, trained_autoencoder
+from .latent import PCABaseline, reconstruct_all
+from .models import AutoEncoder
+from .training import History, fit
+
+__all__ = [
+    "NOISE_KINDS",
+    "UNUSUAL_KINDS",
+    "add_noise",
+    "mixed_noise",
+    "unusual_inputs",
+    "denoiser_config",
+    "trained_denoiser",
+    "autoencoder_without_config",
+    "trained_autoencoder_without",
+    "per_image_mse",
+    "reconstruction_errors",
+    "anomaly_auc",
+    "roc_points",
+    "nearest_neighbours",
+    "knn_accuracy",
+]
+
+#: The kinds of corruption :func:`add_noise` knows, and what their level means.
+NOISE_KINDS = {
+    "gaussian": "Gaussian noise with this standard deviation added to every pixel, then clipped to [0, 1]",
+    "mask": "each pixel set to 0 (blank) with this probability",
+}
+
+#: The kinds of non-digit input :func:`unusual_inputs` makes from digits.
+UNUSUAL_KINDS = {
+    "noise": "uniform random pixels in [0, 1] (one image per input image, the digit is ignored)",
+    "inverted": "1 - pixel: white digits on black",
+    "rotated90": "the digit turned a quarter turn anticlockwise",
+    "rotated180": "the digit turned upside down",
+}
+
+
+def _generator(seed: int | torch.Generator) -> torch.Generator:
+    if isinstance(seed, torch.Generator):
+        return seed
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _images(images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    if images.ndim < 2 or images.shape[0] == 0:
+        raise ValueError(f"images must have shape (N, ...) with N >= 1, got {tuple(images.shape)}")
+    return images.detach().to("cpu", torch.float32)
+
+
+def add_noise(images: torch.Tensor, kind: str, level: float, *, seed: int | torch.Generator = 0) -> torch.Tensor:
+    """A corrupted copy of ``images`` (any shape ``(N, ...)``, pixels in [0, 1]).
+
+    ``kind`` is ``"gaussian"`` (``level`` is the standard deviation; the result is clipped to
+    [0, 1], so it stays a valid image) or ``"mask"`` (``level`` is the probability that a
+    pixel is blanked to 0). ``seed`` (an integer or a ``torch.Generator``) fixes the noise;
+    the global random state is not touched.
+
+    >>> noisy = add_noise(test_images, "gaussian", 0.5)   # doctest: +SKIP
+    """
+    x = _images(images)
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown noise kind {kind!r}; choose one of {sorted(NOISE_KINDS)}")
+    level = float(level)
+    g = _generator(seed)
+    if kind == "gaussian":
+        if level < 0:
+            raise ValueError(f"the standard deviation must be >= 0, got {level}")
+        return (x + level * torch.randn(x.shape, generator=g)).clamp_(0.0, 1.0)
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"the masked fraction must be between 0 and 1, got {level}")
+    keep = torch.rand(x.shape, generator=g) >= level
+    return x * keep
+
+
+def mixed_noise(images: torch.Tensor, noises: Sequence[tuple[str, float]], *,
+                seed: int | torch.Generator = 0) -> torch.Tensor:
+    """A corrupted copy of ``images`` where each image gets one of ``noises``, in equal shares.
+
+    ``noises`` is a list of ``(kind, level)`` pairs (see :func:`add_noise`); a seeded random
+    permutation decides which image gets which. One model trained on the result learns to
+    undo every kind in the list.
+    """
+    x = _images(images)
+    if not noises:
+        raise ValueError("noises is empty: pass e.g. [('gaussian', 0.5), ('mask', 0.5)]")
+    g = _generator(seed)
+    order = torch.randperm(len(x), generator=g)
+    out = torch.empty_like(x)
+    for share, (kind, level) in zip(torch.tensor_split(order, len(noises)), noises):
+        out[share] = add_noise(x[share], kind, level, seed=g)
+    return out
+
+
+def unusual_inputs(images: torch.Tensor, kind: str, *, seed: int = 0) -> torch.Tensor:
+    """Inputs that are no digit, made from ``images`` ``(N, 1, 28, 28)``: see :data:`UNUSUAL_KINDS`."""
+    x = _images(images)
+    if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
+        raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(x.shape)}")
+    if kind == "noise":
+        return torch.rand(x.shape, generator=_generator(seed))
+    if kind == "inverted":
+        return 1.0 - x
+    if kind == "rotated90":
+        return torch.rot90(x, 1, dims=(2, 3)).contiguous()
+    if kind == "rotated180":
+        return torch.rot90(x, 2, dims=(2, 3)).contiguous()
+    raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(UNUSUAL_KINDS)}")
+
+
+# --------------------------------------------------------------------------- cached models
+
+
+def _build(cfg: dict) -> AutoEncoder:
+    return AutoEncoder(**cfg["model"])
+
+
+def _noise_list(noises: Sequence[tuple[str, float]]) -> list[list]:
+    out = []
+    for kind, level in noises:
+        if kind not in NOISE_KINDS:
+            raise ValueError(f"unknown noise kind {kind!r}; choose one of {sorted(NOISE_KINDS)}")
+        out.append([str(kind), float(level)])
+    if not out:
+        raise ValueError("noises is empty: pass e.g. [('gaussian', 0.5), ('mask', 0.5)]")
+    return out
+
+
+def denoiser_config(latent_dim: int = 50, *, noises: Sequence[tuple[str, float]] = (("gaussian", 0.5), ("mask", 0.5)),
+                    noise_seed: int = 0, epochs: int = 1, from_autoencoder: bool = True, batch_size: int = 256,
+                    lr: float = 0.005, seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
+    """The cache configuration of a denoising autoencoder (see :func:`trained_denoiser`).
+
+    With ``from_autoencoder``, ``recipe["start"]`` is the configuration of the plain
+    autoencoder it starts from (so the key changes when that model does), else ``"random"``.
+    """
+    config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden)
+    start = autoencoder_config(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden) \
+        if from_autoencoder else "random"
+    config["recipe"].update({"data": "mnist-train-mixed-noise", "targets": "clean",
+                             "noises": _noise_list(noises), "noise_seed": int(noise_seed), "start": start})
+    return config
+
+
+def trained_denoiser(
+    latent_dim: int = 50,
+    *,
+    noises: Sequence[tuple[str, float]] = (("gaussian", 0.5), ("mask", 0.5)),
+    noise_seed: int = 0,
+    epochs: int = 1,
+    from_autoencoder: bool = True,
+    batch_size: int = 256,
+    lr: float = 0.005,
+    seed: int = 42,
+    hidden: Sequence[int] = (128, 64),
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
+) -> tuple[AutoEncoder, History]:
+    """A denoising autoencoder: the book's model trained on corrupted images with clean targets.
+
+    The training images are corrupted once by :func:`mixed_noise` (each image gets one of
+    ``noises``, seeded by ``noise_seed``), and the model learns to output the clean image.
+    With ``from_autoencoder`` (the default) training starts from the weights of the plain
+    autoencoder of the same size, :func:`~ae_helpers.cache.trained_autoencoder` (10 epochs of
+    the book's recipe; loaded from the cache or trained first), and ``epochs`` more epochs on
+    corrupted images follow; otherwise it starts from random weights.
+    ``history.test_losses`` is the MSE between the model's output for the test images,
+    corrupted the same way (seed ``noise_seed + 1``), and the clean test images. Cached like
+    :func:`~ae_helpers.cache.trained_autoencoder`; the model is on the CPU, in eval mode.
+    """
+    config = denoiser_config(latent_dim, noises=noises, noise_seed=noise_seed, epochs=epochs,
+                             from_autoencoder=from_autoencoder, batch_size=batch_size, lr=lr, seed=seed,
+                             hidden=hidden)
+    recipe = config["recipe"]
+
+    def train(model: nn.Module) -> History:
+        if from_autoencoder:
+            start, _ = trained_autoencoder(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden,
+                                           progress=progress, cache=cache)
+            model.load_state_dict(start.state_dict())
+        train_images, _, test_images, _ = mnist_tensors()
+        noisy_train = mixed_noise(train_images, recipe["noises"], seed=recipe["noise_seed"])
+        noisy_test = mixed_noise(test_images, recipe["noises"], seed=recipe["noise_seed"] + 1)
+        return fit(model, noisy_train, train_targets=train_images.reshape(len(train_images), -1),
+                   test_images=noisy_test, test_targets=test_images.reshape(len(test_images), -1),
+                   epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+                   seed=config["seed"], progress=progress, desc=f"denoiser, latent {latent_dim}")
+
+    model, history = load_or_train("denoiser", config, _build, train, cache=cache)
+    return model, history  # type: ignore[return-value]
+
+
+def _digits(digits: int | Sequence[int]) -> list[int]:
+    values = [digits] if isinstance(digits, (int, np.integer)) else list(digits)
+    if not values or any(isinstance(d, bool) or not 0 <= int(d) <= 9 for d in values):
+        raise ValueError(f"digits must be one or more of 0-9, got {digits!r}")
+    return sorted({int(d) for d in values})
+
+
+def autoencoder_without_config(digits: int | Sequence[int], latent_dim: int = 10, *, epochs: int = 3,
+                               batch_size: int = 256, lr: float = 0.005, seed: int = 42,
+                               hidden: Sequence[int] = (128, 64)) -> dict:
+    """The cache configuration of an autoencoder trained without ``digits`` (see
+    :func:`trained_autoencoder_without`)."""
+    config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden)
+    config["recipe"].update({"data": "mnist-train-without", "test": "mnist-test-without",
+                             "without": _digits(digits)})
+    return config
+
+
+def trained_autoencoder_without(
+    digits: int | Sequence[int],
+    latent_dim: int = 10,
+    *,
+    epochs: int = 3,
+    batch_size: int = 256,
+    lr: float = 0.005,
+    seed: int = 42,
+    hidden: Sequence[int] = (128, 64),
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
+) -> tuple[AutoEncoder, History]:
+    """An autoencoder trained with the book's recipe on every training image except ``digits``.
+
+    ``digits`` is one digit or a list of them. ``history.test_mse`` is measured on the test
+    images of the remaining digits (the "normal" ones). Cached like
+    :func:`~ae_helpers.cache.trained_autoencoder`; the model is on the CPU, in eval mode.
+    """
+    config = autoencoder_without_config(digits, latent_dim, epochs=epochs, batch_size=batch_size, lr=lr,
+                                        seed=seed, hidden=hidden)
+    recipe = config["recipe"]
+    held_out = torch.tensor(recipe["without"])
+
+    def train(model: nn.Module) -> History:
+        train_images, train_labels, test_images, test_labels = mnist_tensors()
+        keep_train = ~torch.isin(train_labels, held_out)
+        keep_test = ~torch.isin(test_labels, held_out)
+        return fit(model, train_images[keep_train], test_images=test_images[keep_test],
+                   epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+                   seed=config["seed"], progress=progress,
+                   desc=f"autoencoder without {','.join(map(str, recipe['without']))}, latent {latent_dim}")
+
+    model, history = load_or_train("autoencoder-without", config, _build, train, cache=cache)
+    return model, history  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def _numpy(x: Any, dtype: type = np.float64) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu").numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def per_image_mse(images: Any, references: Any) -> np.ndarray:
+    """Mean squared error of each image against its reference, shape ``(N,)`` (float64).
+
+    ``images`` and ``references`` hold the same number of images of any matching shape,
+    e.g. reconstructions and the inputs (a reconstruction error per image), or denoised and
+    clean images. ``per_image_mse(a, b).mean()`` is the MSE over all pixels.
+    """
+    a, b = _numpy(images), _numpy(references)
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"need the same number (>= 1) of images and references, got {len(a)} and {len(b)}")
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    if a.shape != b.shape:
+        raise ValueError(f"images have {a.shape[1]} values each but references {b.shape[1]}")
+    return ((a - b) ** 2).mean(axis=1)
+
+
+def reconstruction_errors(model: nn.Module | PCABaseline, images: torch.Tensor, *, k: int | None = None) -> np.ndarray:
+    """Each image's reconstruction error (MSE over its pixels), shape ``(N,)``: the anomaly score.
+
+    ``model`` is an autoencoder (reconstructed with :func:`~ae_helpers.latent.reconstruct_all`:
+    batches, eval mode, no gradients) or a :class:`~ae_helpers.latent.PCABaseline`, which then
+    needs ``k``, the number of components to reconstruct from.
+    """
+    if isinstance(model, PCABaseline):
+        if k is None:
+            raise ValueError("a PCA baseline needs k, the number of components to reconstruct from")
+        return per_image_mse(model.reconstruct(images, k), images)
+    if k is not None:
+        raise ValueError("k is the number of PCA components; an autoencoder's code size is fixed")
+    return per_image_mse(reconstruct_all(model, images), images)
+
+
+def _labelled(normal_scores: Any, unusual_scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    normal, unusual = _numpy(normal_scores).reshape(-1), _numpy(unusual_scores).reshape(-1)
+    if len(normal) == 0 or len(unusual) == 0:
+        raise ValueError(f"need scores of both groups, got {len(normal)} normal and {len(unusual)} unusual")
+    if not (np.isfinite(normal).all() and np.isfinite(unusual).all()):
+        raise ValueError("scores must be finite numbers")
+    labels = np.concatenate([np.zeros(len(normal)), np.ones(len(unusual))])
+    return labels, np.concatenate([normal, unusual])
+
+
+def anomaly_auc(normal_scores: Any, unusual_scores: Any) -> float:
+    """Area under the ROC curve when a higher score should mean "unusual".
+
+    The probability that a randomly chosen unusual input scores higher than a randomly chosen
+    normal one (ties count half): 1 separates them perfectly, 0.5 is guessing, below 0.5
+    the score points the wrong way. scikit-learn's ``roc_auc_score``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    labels, scores = _labelled(normal_scores, unusual_scores)
+    return float(roc_auc_score(labels, scores))
+
+
+def roc_points(normal_scores: Any, unusual_scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve ``(false_positive_rate, true_positive_rate)`` of the score, from (0, 0) to (1, 1).
+
+    Each point is one threshold: flag every input scoring at least that much; the false
+    positive rate is the share of normal inputs flagged, the true positive rate the share of
+    unusual ones. scikit-learn's ``roc_curve`` (collinear points dropped).
+    """
+    from sklearn.metrics import roc_curve
+
+    labels, scores = _labelled(normal_scores, unusual_scores)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return fpr, tpr
+
+
+# --------------------------------------------------------------------------- neighbours
+
+
+def _features(x: Any, name: str) -> np.ndarray:
+    f = _numpy(x, np.float32)  # float32: what the codes and pixels are, and twice as fast as float64
+    if f.ndim < 2 or len(f) == 0:
+        raise ValueError(f"{name} must have shape (N, ...) with N >= 1, got {f.shape}")
+    return f.reshape(len(f), -1)
+
+
+def nearest_neighbours(reference: Any, queries: Any, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances and indices ``(Q, k)`` of each query's ``k`` nearest rows of ``reference``.
+
+    ``reference`` ``(N, ...)`` and ``queries`` ``(Q, ...)`` are flattened to vectors (codes,
+    PCA coordinates or pixels). Nearest first; exact (scikit-learn's ``NearestNeighbors``,
+    brute force).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    ref, q = _features(reference, "reference"), _features(queries, "queries")
+    if ref.shape[1] != q.shape[1]:
+        raise ValueError(f"reference vectors have {ref.shape[1]} values, queries {q.shape[1]}")
+    if not 1 <= k <= len(ref):
+        raise ValueError(f"k must be between 1 and {len(ref)} (the reference size), got {k}")
+    distances, indices = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(ref).kneighbors(q)
+    return distances, indices
+
+
+def knn_accuracy(train_features: Any, train_labels: Any, test_features: Any, test_labels: Any, *,
+                 k: int = 5) -> float:
+    """Share of test items whose ``k`` nearest training items (Euclidean) vote for the right label.
+
+    A majority vote among the ``k`` neighbours (scikit-learn's ``KNeighborsClassifier``, its
+    default tie-breaking); features are flattened to vectors and used as they are, unscaled.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    xtr, xte = _features(train_features, "train_features"), _features(test_features, "test_features")
+    ytr, yte = _numpy(train_labels).reshape(-1), _numpy(test_labels).reshape(-1)
+    if len(ytr) != len(xtr) or len(yte) != len(xte):
+        raise ValueError(f"need one label per item: {len(xtr)} train items with {len(ytr)} labels, "
+                         f"{len(xte)} test items with {len(yte)} labels")
+    if xtr.shape[1] != xte.shape[1]:
+        raise ValueError(f"train vectors have {xtr.shape[1]} values, test vectors {xte.shape[1]}")
+    if not 1 <= k <= len(xtr):
+        raise ValueError(f"k must be between 1 and {len(xtr)} (the training size), got {k}")
+    classifier = KNeighborsClassifier(n_neighbors=k).fit(xtr, ytr.astype(np.int64))
+    return float((classifier.predict(xte) == yte.astype(np.int64)).mean())
