@@ -220,6 +220,7 @@ def trained_on_mnist(
     *,
     loss_fn: LossFn | None = None,
     data: Callable[[], dict] | None = None,
+    init: Callable[[nn.Module], None] | None = None,
     progress: bool = True,
     desc: str | None = None,
     cache: str | os.PathLike | None = None,
@@ -229,12 +230,15 @@ def trained_on_mnist(
     The shape every ``trained_*`` function of the package shares. ``data()`` returns fit's data
     arguments (``train_images``, and optionally ``train_targets``, ``test_images``,
     ``test_targets``); by default the MNIST training images, with the test images measured
-    after every epoch (a reconstruction task). Everything ``data`` does to the images must be
-    described in ``config``, since the configuration is the cache key.
+    after every epoch (a reconstruction task). ``init(model)``, when given, prepares the fresh
+    model before training (loads the weights it starts from, say). Everything ``data`` and
+    ``init`` do must be described in ``config``, since the configuration is the cache key.
     """
     recipe = config["recipe"]
 
     def train(model: nn.Module) -> History:
+        if init is not None:
+            init(model)
         if data is None:
             train_images, test_images = mnist_images()
             arrays = {"train_images": train_images, "test_images": test_images}

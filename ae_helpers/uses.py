@@ -17,7 +17,7 @@ scikit-learn's (``roc_auc_score``, ``roc_curve``, ``NearestNeighbors``,
 do, so they are called here rather than written again. The functions below only convert
 the book's tensors and name the conventions (which class is "positive", which distance).
 
-The models go through the model cache (:func:`ae_helpers.cache.load_or_train`) like every
+The models go through the model cache (:func:`ae_helpers.cache.trained_on_mnist`) like every
 other model of the book, each kind with its own configuration.
 """
 
@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache import autoencoder_config, load_or_train, mnist_tensors, trained_autoencoder
+from .cache import autoencoder_config, mnist_tensors, trained_autoencoder, trained_on_mnist
 from .latent import PCABaseline, reconstruct_all
 from .models import AutoEncoder
-from .training import History, fit
+from .training import History
 
 __all__ = [
     "NOISE_KINDS",
@@ -145,10 +145,6 @@ def unusual_inputs(images: torch.Tensor, kind: str, *, seed: int = 0) -> torch.T
 # --------------------------------------------------------------------------- cached models
 
 
-def _build(cfg: dict) -> AutoEncoder:
-    return AutoEncoder(**cfg["model"])
-
-
 def _noise_list(noises: Sequence[tuple[str, float]]) -> list[list]:
     out = []
     for kind, level in noises:
@@ -207,21 +203,21 @@ def trained_denoiser(
                              hidden=hidden)
     recipe = config["recipe"]
 
-    def train(model: nn.Module) -> History:
-        if from_autoencoder:
-            start, _ = trained_autoencoder(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden,
-                                           progress=progress, cache=cache)
-            model.load_state_dict(start.state_dict())
-        train_images, _, test_images, _ = mnist_tensors()
-        noisy_train = mixed_noise(train_images, recipe["noises"], seed=recipe["noise_seed"])
-        noisy_test = mixed_noise(test_images, recipe["noises"], seed=recipe["noise_seed"] + 1)
-        return fit(model, noisy_train, train_targets=train_images.reshape(len(train_images), -1),
-                   test_images=noisy_test, test_targets=test_images.reshape(len(test_images), -1),
-                   epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                   seed=config["seed"], progress=progress, desc=f"denoiser, latent {latent_dim}")
+    def start_from_autoencoder(model: nn.Module) -> None:
+        start, _ = trained_autoencoder(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden,
+                                       progress=progress, cache=cache)
+        model.load_state_dict(start.state_dict())
 
-    model, history = load_or_train("denoiser", config, _build, train, cache=cache)
-    return model, history  # type: ignore[return-value]
+    def noisy_mnist() -> dict:
+        train_images, _, test_images, _ = mnist_tensors()
+        return {"train_images": mixed_noise(train_images, recipe["noises"], seed=recipe["noise_seed"]),
+                "train_targets": train_images.reshape(len(train_images), -1),
+                "test_images": mixed_noise(test_images, recipe["noises"], seed=recipe["noise_seed"] + 1),
+                "test_targets": test_images.reshape(len(test_images), -1)}
+
+    return trained_on_mnist("denoiser", AutoEncoder, config, data=noisy_mnist,  # type: ignore[return-value]
+                            init=start_from_autoencoder if from_autoencoder else None,
+                            progress=progress, desc=f"denoiser, latent {latent_dim}", cache=cache)
 
 
 def _digits(digits: int | Sequence[int]) -> list[int]:
@@ -262,20 +258,16 @@ def trained_autoencoder_without(
     """
     config = autoencoder_without_config(digits, latent_dim, epochs=epochs, batch_size=batch_size, lr=lr,
                                         seed=seed, hidden=hidden)
-    recipe = config["recipe"]
-    held_out = torch.tensor(recipe["without"])
+    held_out = torch.tensor(config["recipe"]["without"])
 
-    def train(model: nn.Module) -> History:
+    def mnist_without() -> dict:
         train_images, train_labels, test_images, test_labels = mnist_tensors()
-        keep_train = ~torch.isin(train_labels, held_out)
-        keep_test = ~torch.isin(test_labels, held_out)
-        return fit(model, train_images[keep_train], test_images=test_images[keep_test],
-                   epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                   seed=config["seed"], progress=progress,
-                   desc=f"autoencoder without {','.join(map(str, recipe['without']))}, latent {latent_dim}")
+        return {"train_images": train_images[~torch.isin(train_labels, held_out)],
+                "test_images": test_images[~torch.isin(test_labels, held_out)]}
 
-    model, history = load_or_train("autoencoder-without", config, _build, train, cache=cache)
-    return model, history  # type: ignore[return-value]
+    return trained_on_mnist("autoencoder-without", AutoEncoder, config, data=mnist_without,  # type: ignore[return-value]
+                            progress=progress, cache=cache,
+                            desc=f"autoencoder without {','.join(map(str, held_out.tolist()))}, latent {latent_dim}")
 
 
 # --------------------------------------------------------------------------- scores

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import ae_helpers.cache as cache_module
 from ae_helpers import uses
 from ae_helpers.latent import encode_all, reconstruct_all
 from ae_helpers.uses import (
@@ -209,8 +210,6 @@ def test_knn_on_codes_of_a_trained_model(trained_ae_2d, mnist_train_small, mnist
 @pytest.fixture
 def small_mnist(monkeypatch, mnist_train_small, mnist_test_small):
     """Make the cached trainers see 4,000 training and 1,000 test images instead of all of MNIST."""
-    import ae_helpers.cache as cache_module
-
     monkeypatch.setattr(uses, "mnist_tensors", lambda: (*mnist_train_small, *mnist_test_small))
     monkeypatch.setattr(cache_module, "mnist_images", lambda: (mnist_train_small[0], mnist_test_small[0]))
     return mnist_train_small, mnist_test_small
@@ -264,13 +263,13 @@ def test_denoiser_config_differs_from_the_plain_autoencoders():
 def test_trained_autoencoder_without_never_sees_the_digit(small_mnist, tmp_path, monkeypatch):
     (xtr, ytr), (xte, yte) = small_mnist
     seen = []
-    real_fit = uses.fit
+    real_fit = cache_module.fit
 
-    def spy(model, images, **kwargs):
-        seen.append((images, kwargs["test_images"]))
-        return real_fit(model, images, **kwargs)
+    def spy(model, train_images, **kwargs):
+        seen.append((train_images, kwargs["test_images"]))
+        return real_fit(model, train_images, **kwargs)
 
-    monkeypatch.setattr(uses, "fit", spy)
+    monkeypatch.setattr(cache_module, "fit", spy)  # trained_on_mnist's call
     model, history = trained_autoencoder_without(8, epochs=2, progress=False, cache=tmp_path)
     (train_seen, test_seen), = seen
     assert len(train_seen) == int((ytr != 8).sum()) and len(test_seen) == int((yte != 8).sum())
