@@ -231,7 +231,7 @@ class _EvalMode:
 
 
 def _squared_errors(model, images, batch_size, device) -> torch.Tensor:
-    """Per-image sum of squared reconstruction errors, float64, on the CPU."""
+    """Per-image sum of squared reconstruction errors (summed in float32, returned as float64), on the CPU."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     flat = _flat(images)
@@ -241,7 +241,7 @@ def _squared_errors(model, images, batch_size, device) -> torch.Tensor:
         for start in range(0, flat.shape[0], batch_size):
             xb = flat[start:start + batch_size].to(device, torch.float32)
             rec = reconstruct(model, xb).reshape(xb.shape)
-            out[start:start + xb.shape[0]] = (rec - xb).double().pow_(2).sum(dim=1).cpu()
+            out[start:start + xb.shape[0]] = (rec - xb).pow_(2).sum(dim=1).cpu()  # float32 per image, float64 total
     return out
 
 
