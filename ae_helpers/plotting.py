@@ -42,6 +42,7 @@ __all__ = [
     "plot_denoising",
     "plot_anomaly_scores",
     "plot_neighbours",
+    "plot_training_curves",
 ]
 
 DIGIT_CMAP = "gray_r"
@@ -182,7 +183,8 @@ def plot_latent_scatter(codes: Any, labels: Any, *, points: Any = None, point_na
     """The 2-D codes as a scatter, coloured by digit, with a legend of the ten colours.
 
     Readable with all 60,000 training codes: small markers, transparency, points drawn in a
-    seeded random order (so no digit hides the others) and rasterized (small files).
+    seeded random order (so no digit hides the others), rasterized and without antialiasing
+    (crisp dots in few colours: small files, even at twice the pixel density).
 
     Args:
         codes: ``(N, 2)`` codes. labels: ``(N,)`` digits 0-9.
@@ -197,7 +199,8 @@ def plot_latent_scatter(codes: Any, labels: Any, *, points: Any = None, point_na
     fig, ax = _new_axes(ax, (4.2, 3.5))
     order = np.random.default_rng(seed).permutation(len(z))
     colors = np.array(DIGIT_COLORS)[y[order] % 10]
-    ax.scatter(z[order, 0], z[order, 1], c=colors, s=s, alpha=alpha, linewidths=0, rasterized=True)
+    ax.scatter(z[order, 0], z[order, 1], c=colors, s=s, alpha=alpha, linewidths=0, rasterized=True,
+               antialiased=False)
     if points is not None:
         p = _array(points).astype(np.float32).reshape(-1, 2)
         ax.scatter(p[:, 0], p[:, 1], marker="X", s=80, c="black", edgecolors="white", linewidths=1, zorder=3)
@@ -422,7 +425,8 @@ def plot_tsne(embedding: Any, labels: Any, *, s: float = 2.0, alpha: float = 0.7
     fig, ax = _new_axes(ax, (4.2, 3.5))
     cmap = ListedColormap(DIGIT_COLORS, name="digits")
     norm = BoundaryNorm(np.arange(-0.5, 10.5, 1.0), cmap.N)
-    sc = ax.scatter(e[:, 0], e[:, 1], c=y, cmap=cmap, norm=norm, s=s, alpha=alpha, linewidths=0, rasterized=True)
+    sc = ax.scatter(e[:, 0], e[:, 1], c=y, cmap=cmap, norm=norm, s=s, alpha=alpha, linewidths=0, rasterized=True,
+                    antialiased=False)  # crisp dots in few colours: a small PNG
     cb = fig.colorbar(sc, ax=ax, ticks=range(10))
     cb.set_label("digit")
     cb.solids.set_alpha(1)
@@ -602,4 +606,61 @@ def plot_neighbours(query: Any, neighbours: Mapping[str, Any], *, labels: Mappin
                 raise ValueError(f"{name!r}: got {len(row)} labels for {k} neighbours")
             tile_labels += ["" if query_label is None else query_label, *row]
         _label_tiles(ax, [str(v) for v in tile_labels], k + 1)
+
+
+def plot_training_curves(histories: Any, *, batches: bool = False, logy: bool = False,
+                         ylim: tuple[float | None, float | None] | None = None, title: str | None = None,
+                         ax: Axes | None = None) -> Figure:
+    """Training loss and test MSE of one or several models, each drawn where it was measured.
+
+    The x axis counts epochs. A training loss averaged over an epoch (solid line, circles) is
+    drawn at the middle of that epoch, since the weights changed while it was taken; a test MSE
+    (dashed line, squares) at the end of its epoch, measured with the weights of that moment.
+    With ``batches=True`` every batch's loss is drawn too (a thin, pale line). One colour per
+    model; the legend sits to the right of the axes, where it hides no data.
+
+    Args:
+        histories: a History (anything with ``epoch_losses``, and ``batch_losses``/``test_mse``
+            when drawn) or a dict ``name -> History``.
+        logy: a logarithmic loss axis. ylim: ``(bottom, top)`` of the loss axis (None: automatic).
+    """
+    if isinstance(histories, Mapping) and not any(k in histories for k in ("epoch_losses", "batch_losses")):
+        items = [(str(name), h) for name, h in histories.items()]
+    else:
+        items = [(None, histories)]
+    if not items:
+        raise ValueError("histories is empty: pass a History or {name: History}")
+    fig, ax = _new_axes(ax, (6.0, 3.4))
+    model_handles = []
+    for i, (name, h) in enumerate(items):
+        colour = f"C{i % 10}"
+        means = _losses(h, "epoch")
+        if batches:
+            per_batch = _losses(h, "batch")
+            if per_batch:
+                xs = np.arange(1, len(per_batch) + 1) * max(len(means), 1) / len(per_batch)
+                ax.plot(xs, per_batch, color=colour, linewidth=0.5, alpha=0.35)
+        ax.plot(np.arange(1, len(means) + 1) - 0.5, means, color=colour, marker="o", markersize=3)
+        test = list(getattr(h, "test_mse", None) or (h.get("test_mse", []) if isinstance(h, Mapping) else []))
+        if test:
+            ax.plot(np.arange(1, len(test) + 1), test, color=colour, linestyle="--", marker="s", markersize=3)
+        if name is not None:
+            model_handles.append(Line2D([], [], color=colour, linewidth=3, label=name))
+    style = [Line2D([], [], color="0.3", marker="o", markersize=3, label="training loss,\nmean of the epoch")]
+    if any(getattr(h, "test_mse", None) or (isinstance(h, Mapping) and h.get("test_mse")) for _, h in items):
+        style.append(Line2D([], [], color="0.3", linestyle="--", marker="s", markersize=3,
+                            label="test MSE after\nthe epoch"))
+    if batches:
+        style.append(Line2D([], [], color="0.3", linewidth=0.5, alpha=0.5, label="training loss\nof each batch"))
+    ax.legend(handles=model_handles + style, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              fontsize=8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (MSE)")
+    if logy:
+        ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3, which="both" if logy else "major")
+    if title:
+        ax.set_title(title)
     return fig

@@ -341,3 +341,45 @@ def test_neighbours_one_row_per_representation(mnist_test_small):
         P.plot_neighbours(x[0], {"a": x[1:6]}, labels={"a": y[:2]})
     given_fig, given_ax = plt.subplots()
     assert P.plot_neighbours(x[0], {"a": x[1:4]}, ax=given_ax) is given_fig
+
+
+def test_training_curves_draw_each_number_where_it_was_measured():
+    h = SimpleNamespace(epoch_losses=[0.06, 0.045, 0.04], batch_losses=list(np.linspace(0.2, 0.04, 30)),
+                        test_mse=[0.05, 0.044, 0.041])
+    fig = P.plot_training_curves({"latent 2": h}, batches=True, logy=True, ylim=(0.03, 0.3), title="t")
+    ax = fig.axes[0]
+    batch, means, test = ax.lines
+    assert len(batch.get_xdata()) == 30 and batch.get_xdata()[-1] == pytest.approx(3.0)
+    np.testing.assert_array_equal(means.get_xdata(), [0.5, 1.5, 2.5])  # an epoch mean: mid-epoch
+    np.testing.assert_array_equal(means.get_ydata(), h.epoch_losses)
+    np.testing.assert_array_equal(test.get_xdata(), [1, 2, 3])  # a test MSE: end of its epoch
+    assert test.get_linestyle() == "--" and len({batch.get_color(), means.get_color(), test.get_color()}) == 1
+    assert ax.get_yscale() == "log" and ax.get_ylim() == pytest.approx((0.03, 0.3)) and ax.get_title() == "t"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "latent 2" and len(labels) == 4
+    fig.canvas.draw()  # the legend sits right of the axes: it covers no data
+    legend_box = ax.get_legend().get_window_extent()
+    assert legend_box.x0 >= ax.get_window_extent().x1
+
+
+def test_training_curves_of_several_models_one_colour_each():
+    hs = {f"latent {d}": SimpleNamespace(epoch_losses=[0.05 / d, 0.04 / d], test_mse=[0.045 / d, 0.039 / d])
+          for d in (2, 5, 10)}
+    ax = P.plot_training_curves(hs).axes[0]
+    assert len(ax.lines) == 6
+    assert [ax.lines[i].get_color() for i in (0, 2, 4)] == ["C0", "C1", "C2"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:3] == list(hs) and len(labels) == 5, "one entry per model, one per line style"
+    only_train = P.plot_training_curves(SimpleNamespace(epoch_losses=[0.3, 0.2])).axes[0]
+    assert len(only_train.lines) == 1 and len(only_train.get_legend().get_texts()) == 1
+    with pytest.raises(ValueError, match="empty"):
+        P.plot_training_curves({})
+
+
+def test_scatters_are_crisp_and_small():
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(20_000, 2)), rng.integers(0, 10, 20_000)
+    for fig in (P.plot_latent_scatter(z, y), P.plot_tsne(z, y)):
+        dots = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)][0]
+        assert not dots.get_antialiased()[0] if np.ndim(dots.get_antialiased()) else not dots.get_antialiased()
+        assert dots.get_rasterized()
