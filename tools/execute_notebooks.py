@@ -55,8 +55,13 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
 
 
-def execute(path: Path, timeout: int = 600, *, out: Path | None = None, seed: int | None = None) -> float:
-    """Run the chapter at ``path`` in a fresh kernel; store it there (or at ``out``). Returns seconds."""
+def execute(path: Path, timeout: int = 600, *, out: Path | None = None, seed: int | None = None,
+            allow_errors: bool = False) -> float:
+    """Run the chapter at ``path`` in a fresh kernel; store it there (or at ``out``). Returns seconds.
+
+    With ``allow_errors`` (copies only) a failing cell does not stop the run: every error is
+    printed, and :class:`ChapterErrors` is raised once the copy is written.
+    """
     if out is None and os.environ.get("OMP_NUM_THREADS") != BOOK_THREADS:
         raise SystemExit(f"set OMP_NUM_THREADS={BOOK_THREADS} (or run `make notebooks`): the stored "
                          "outputs must come from the thread count nbval re-runs them with")
@@ -67,13 +72,23 @@ def execute(path: Path, timeout: int = 600, *, out: Path | None = None, seed: in
             if seed is not None:
                 cell.source = SEED_LINE.sub(f"SEED = {int(seed)}", cell.source)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            allow_errors=allow_errors and out is not None,
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - started
     clean(nb)
     atomic_write(out or path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
+    errors = [f"{path.name} cell {i}: {o.get('ename')}: {o.get('evalue', '')[:300]}"
+              for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:
+        raise ChapterErrors(errors)
     return seconds
+
+
+class ChapterErrors(Exception):
+    """Cells that failed in a run with ``allow_errors``."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,18 +97,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, help="write the executed copies here, not over the chapters")
     parser.add_argument("--seed", type=int, help="run with SEED = N in each chapter's settings (needs --out-dir)")
     parser.add_argument("--timings", type=Path, help="write {chapter: seconds} as JSON to this file")
+    parser.add_argument("--allow-errors", action="store_true",
+                        help="with --out-dir: run every cell even after a failing one; list the failures, exit 2")
     args = parser.parse_args(argv)
     if args.seed is not None and args.out_dir is None:
         parser.error("--seed changes the chapters' code: use it with --out-dir")
-    timings = {}
+    timings, failures = {}, []
     for path in args.notebooks or chapters():
         print(f"executing {path}", file=sys.stderr)
         out = None if args.out_dir is None else args.out_dir / path.name
-        timings[path.stem] = execute(path.resolve(), out=out, seed=args.seed)
+        started = time.perf_counter()
+        try:
+            timings[path.stem] = execute(path.resolve(), out=out, seed=args.seed, allow_errors=args.allow_errors)
+        except ChapterErrors as exc:
+            timings[path.stem] = time.perf_counter() - started
+            failures += exc.args[0]
         print(f"  {timings[path.stem]:.1f} s", file=sys.stderr)
     if args.timings:
         atomic_write(args.timings, lambda fh: fh.write(json.dumps(timings, indent=1).encode()))
-    return 0
+    for line in failures:
+        print(f"FAILED {line}", file=sys.stderr)
+    return 2 if failures else 0
 
 
 if __name__ == "__main__":

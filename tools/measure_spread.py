@@ -10,7 +10,10 @@ its run re-executes the chapters in place (like ``make notebooks``) and its valu
 references. The others imitate other machines: another thread count, MKL's compatible code
 path, PyTorch's kernels without vector instructions, and the last two together (what CI
 re-runs). A last run with another seed checks that the chapters' plain ``assert`` claims
-hold for more than one seed; its values are shown, not used for tolerances.
+hold for more than one seed; its values are shown, not used for tolerances. In every run but
+the stored one a failing cell does not stop the chapter: the tool lists each failed claim at
+the end and exits with an error, after writing the tables (a claim that fails somewhere must
+be mended, not its tolerance).
 
 Each tolerance is :data:`FACTOR` times the largest deviation from the reference seen across
 the numeric environments, and never below :data:`FLOOR` of the reference (for values that
@@ -48,13 +51,14 @@ FLOOR = 1e-3
 #: (name, environment variables, seed or None). The first is the stored run.
 ENVIRONMENTS = [
     ("stored (2 threads)", {"OMP_NUM_THREADS": BOOK_THREADS}, None),
-    ("1 thread", {"OMP_NUM_THREADS": "1"}, None),
     ("MKL_CBWR=COMPATIBLE", {"OMP_NUM_THREADS": BOOK_THREADS, "MKL_CBWR": "COMPATIBLE"}, None),
     ("ATEN_CPU_CAPABILITY=default", {"OMP_NUM_THREADS": BOOK_THREADS, "ATEN_CPU_CAPABILITY": "default"}, None),
     ("both (as CI)", {"OMP_NUM_THREADS": BOOK_THREADS, "MKL_CBWR": "COMPATIBLE",
                       "ATEN_CPU_CAPABILITY": "default"}, None),
     ("seed 43", {"OMP_NUM_THREADS": BOOK_THREADS}, 43),
 ]
+#: Runs in which a chapter's cell failed (their failures are printed by execute_notebooks).
+FAILED: list[str] = []
 #: Variables that change numerics; cleared before each run so that only the listed ones apply.
 NUMERIC_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_CBWR", "ATEN_CPU_CAPABILITY")
 
@@ -69,12 +73,16 @@ def run_environment(index: int, notebooks: list[Path], work: Path) -> tuple[dict
     env["AE_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"cache-{index}-", dir=work)
     command = [sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), "--timings", str(timings)]
     if index > 0:
-        command += ["--out-dir", str(work / f"run-{index}")]
+        command += ["--out-dir", str(work / f"run-{index}"), "--allow-errors"]
         (work / f"run-{index}").mkdir()
     if seed is not None:
         command += ["--seed", str(seed)]
     print(f"== {name}: {' '.join(f'{k}={v}' for k, v in variables.items())}", file=sys.stderr, flush=True)
-    subprocess.run(command + [str(p) for p in notebooks], env=env, check=True, cwd=ROOT)
+    done = subprocess.run(command + [str(p) for p in notebooks], env=env, cwd=ROOT)
+    if done.returncode == 2 and index > 0:
+        FAILED.append(name)
+    elif done.returncode != 0:
+        raise SystemExit(f"the run '{name}' stopped (exit {done.returncode}); see the messages above")
     values: dict[str, float] = {}
     if record.exists():
         for line in record.read_text().splitlines():
@@ -138,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     for key, ref in reference.items():
         missing = [ENVIRONMENTS[i][0] for i in numeric if key not in results[i][0]]
         if missing:
-            raise SystemExit(f"{key!r} was not checked under {missing}: a check must run in every environment")
-        deviations = [abs(results[i][0][key] - ref) for i in numeric]
+            print(f"{key!r} was not checked under {missing} (a cell failed before it)", file=sys.stderr)
+            FAILED.extend(m for m in missing if m not in FAILED)
+        deviations = [abs(results[i][0][key] - ref) for i in numeric if key in results[i][0]]
         if not all(math.isfinite(d) for d in deviations + [ref]):
             raise SystemExit(f"{key!r} is not a finite number in every environment")
         tol = tolerance(ref, deviations)
@@ -154,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     write_table(rows, [t for _, t in results])
     print(f"{len(reference)} checked numbers, {len(ENVIRONMENTS)} runs, {time.perf_counter() - started:.0f} s; "
           f"wrote {EXPECTED.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}", file=sys.stderr)
+    if FAILED:
+        print(f"claims failed in: {', '.join(FAILED)} (the FAILED lines above say which); mend them", file=sys.stderr)
+        return 1
     return 0
 
 
