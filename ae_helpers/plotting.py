@@ -606,6 +606,7 @@ def plot_neighbours(query: Any, neighbours: Mapping[str, Any], *, labels: Mappin
                 raise ValueError(f"{name!r}: got {len(row)} labels for {k} neighbours")
             tile_labels += ["" if query_label is None else query_label, *row]
         _label_tiles(ax, [str(v) for v in tile_labels], k + 1)
+    return fig
 
 
 def plot_training_curves(histories: Any, *, batches: bool = False, logy: bool = False,
