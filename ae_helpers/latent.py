@@ -124,18 +124,21 @@ class PCABaseline:
 def fit_pca(images: torch.Tensor | np.ndarray, n_components: int = 50) -> PCABaseline:
     """Fit PCA to ``images`` (``(N, 784)`` or ``(N, 1, 28, 28)``) and keep ``n_components``.
 
-    Uses an exact eigendecomposition of the covariance in float64 (``torch.linalg.eigh``),
-    which is deterministic and takes about a second for the 60,000 training images.
+    Uses an exact eigendecomposition of the covariance (``torch.linalg.eigh``, in float64),
+    which is deterministic. The covariance's sums of products are accumulated in float32, half
+    the time of float64 (about 0.6 s for the 60,000 training images here); the eigenvalues
+    differ from a float64 computation in the sixth significant digit, far below anything the
+    book prints.
     """
-    x = _flat(images).to(torch.float64)
+    x = _flat(images).to(torch.float32)
     n, p = x.shape
     if not 1 <= n_components <= p:
         raise ValueError(f"n_components must be between 1 and {p}, got {n_components}")
     if n < 2:
         raise ValueError(f"PCA needs at least 2 images, got {n}")
-    mean = x.mean(0)
-    xc = x - mean
-    cov = (xc.T @ xc) / (n - 1)
+    mean = x.mean(0, dtype=torch.float64)
+    xc = x - mean.to(torch.float32)
+    cov = (xc.T @ xc).to(torch.float64) / (n - 1)
     evals, evecs = torch.linalg.eigh(cov)
     order = torch.argsort(evals, descending=True)[:n_components]
     comps = evecs[:, order].T.contiguous()
@@ -163,12 +166,23 @@ def tsne_embedding(codes: torch.Tensor | np.ndarray, *, seed: int = 0, perplexit
     """A 2-D t-SNE embedding ``(N, 2)`` of up to 10,000 codes, the same on every run for a given seed.
 
     Uses openTSNE, which measured several times faster than scikit-learn's t-SNE here, with
-    PCA initialisation and its standard schedule (250 early-exaggeration and 500 further
-    iterations). From 3,000 codes up the repulsive forces are computed by FFT interpolation on
-    a grid with two units of the embedding per interval (``ints_in_interval=2``), which cuts
-    the time for 10,000 codes about fourfold at the same quality; below that Barnes-Hut is
-    faster. ``n_jobs`` is the number of threads; the default 1 is reproducible by
-    construction. Pass a subset if you have more than ``TSNE_MAX_POINTS`` codes.
+    PCA initialisation. Three settings make it fast enough to run in a chapter, each measured
+    on the 10,000 test codes of the latent-50 model (two threads):
+
+    - **exact neighbours** (``neighbors="exact"``): for 10,000 codes a brute-force search is
+      quicker than building an approximate index (about 0.6 s against 2.8 s), and leaves no
+      randomness in the affinities;
+    - **half the standard schedule**: 125 early-exaggeration and 250 further iterations
+      instead of 250 and 500. Starting from the principal components, the map has settled by
+      then: the same islands, and the same share of points whose nearest neighbour on the map
+      shows the same digit (95.2% with the standard schedule, 95.3% with this one), in less
+      than half the time (about 5 s against 13 s);
+    - from 3,000 codes up, repulsive forces by FFT interpolation on a grid with two units of
+      the embedding per interval (``ints_in_interval=2``), about four times faster than the
+      default grid at the same quality; below that Barnes-Hut is faster.
+
+    ``n_jobs`` is the number of threads; the default 1 is reproducible by construction. Pass a
+    subset if you have more than ``TSNE_MAX_POINTS`` codes.
     """
     from openTSNE import TSNE
 
@@ -182,7 +196,8 @@ def tsne_embedding(codes: torch.Tensor | np.ndarray, *, seed: int = 0, perplexit
     method = {"negative_gradient_method": "fft", "ints_in_interval": 2} if len(x) >= 3000 else \
         {"negative_gradient_method": "bh"}
     emb = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
-               initialization="pca", verbose=False, **method).fit(x)
+               initialization="pca", neighbors="exact", early_exaggeration_iter=125, n_iter=250,
+               verbose=False, **method).fit(x)
     return np.asarray(emb, dtype=np.float32)
 
 
