@@ -160,6 +160,25 @@ def test_loss_is_summed_bce_plus_beta_kl(subset):
         vae_loss(model, xb, beta=-1.0)
 
 
+def test_reconstruction_nll_is_torchs_cross_entropy_with_logits_for_any_logits():
+    # MNIST-like targets (mostly 0, some 1, some grey) against logits from -100 to 100: the
+    # package's form max(z, 0) - x z - log sigmoid(|z|) must give torch's value and gradient
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 784, generator=g)
+    x[x < 0.6] = 0.0
+    x[x > 0.9] = 1.0
+    z = torch.randn(64, 784, generator=g) * 30
+    z[0, :8] = torch.tensor([-100.0, -30.0, -1e-3, 1e-3, 0.5, 17.0, 30.0, 100.0])
+    ours = z.clone().requires_grad_(True)
+    torchs = z.double().requires_grad_(True)
+    reconstruction_nll(ours, x).backward()
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torchs, x.double(), reduction="sum") / 64
+    expected.backward()
+    assert torch.isfinite(ours.grad).all()
+    assert float(reconstruction_nll(z, x)) == pytest.approx(float(expected.detach()), rel=1e-6)
+    torch.testing.assert_close(ours.grad.double(), torchs.grad, rtol=0, atol=1e-7)
+
+
 def test_training_lowers_the_loss_on_real_digits(subset):
     seed_everything(0)
     model = VAE(latent_dim=2)
