@@ -164,8 +164,10 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
     Why not call ``F.binary_cross_entropy_with_logits``: on the CPU it goes through ``log1p``,
     which measured about 8 times slower than ``log`` on the same tensor in the torch builds we
-    use. This form is about 1.6 times faster per batch of 256 images (forward and backward),
-    which shortens a VAE epoch by about a tenth (``benchmarks/train_speed.py`` prints both).
+    use. This form takes about 0.8 ms instead of 1.3 ms per batch of 256 images (forward and
+    backward), which saves about 0.1 s of every VAE epoch, one of 1.1 to 1.5 s on two cores
+    (``benchmarks/train_speed.py`` times a VAE epoch both ways; the machine's noise is of the
+    same size, so look at several rounds).
     """
     x = x.reshape(x.shape[0], -1)
     z = logits.reshape(x.shape)
