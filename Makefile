@@ -9,6 +9,8 @@
 #                   and set the checked numbers' tolerances (ae_helpers/expected.json, tests/SPREAD.md)
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
+#   make book-time  the book's seconds under nbval from an empty cache, beside this machine's speed
+#                   (CHAPTERS="book/05_uses.ipynb" times chapters alone, each from an empty cache)
 #   make clean  remove the built book (data, model cache and .venv stay)
 #   make prereqs  find (or, as root with apt-get, install) the browser and npm that `make test` needs
 
@@ -20,7 +22,7 @@ STAMP := $(VENV)/.installed
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 notebooks spread lab bench clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 notebooks spread lab bench book-time clean distclean
 
 # Before anything long: the browser tests need a Chromium or Chrome (tests/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
@@ -114,6 +116,9 @@ lab: install
 
 bench: install
 	$(BIN)/python benchmarks/train_speed.py
+
+book-time: install
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python benchmarks/book_time.py $(CHAPTERS)
 
 clean:
 	rm -rf _build

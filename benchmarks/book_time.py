@@ -1,0 +1,91 @@
+"""The book's time under nbval from an empty model cache, beside this machine's speed at the time.
+
+The time budget (README, "Time") is in seconds on two cores, but on a shared machine the same
+run can take a third longer in one half hour than in the next. This script measures both in
+one command: a reference epoch (the recipe's latent-50 autoencoder, one epoch of ``fit``,
+median of three) just before and just after the chapters run, and each chapter's seconds under
+nbval from an empty model cache. Dividing the book's seconds by the reference epoch gives a
+number that moves much less with the machine's speed than the seconds do.
+
+Run it alone (a second torch workload on the same cores slows both). The final line is, exactly::
+
+    book_s=<s> epoch_s=<before>/<after> book_in_epochs=<book_s / mean epoch_s>
+
+Usage: ``OMP_NUM_THREADS=2 python benchmarks/book_time.py [book/05_uses.ipynb ...]`` (also
+``make book-time``); with chapters named, only those run (each from its own empty cache, as a
+reader who opens it first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+REFERENCE = """
+import statistics, torch
+from ae_helpers import AutoEncoder, fit, load_mnist, seed_everything
+images = load_mnist("train")[0]
+seed_everything(42)
+model = AutoEncoder(latent_dim=50)
+fit(model, images[:4096], epochs=1, progress=False)  # warm-up
+seconds = [fit(model, images, epochs=1, seed=s, progress=False).epoch_seconds[0] for s in range(3)]
+print(statistics.median(seconds))
+"""
+
+
+def reference_epoch() -> float:
+    """Median seconds of one recipe epoch (latent 50), in a fresh process like a chapter's kernel."""
+    out = subprocess.run([sys.executable, "-c", REFERENCE], check=True, capture_output=True, text=True, cwd=ROOT)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run_chapters(notebooks: list[str], junit: Path) -> dict[str, float]:
+    """Run ``notebooks`` under nbval from an empty model cache; seconds per chapter."""
+    env = dict(os.environ, AE_CACHE_DIR=tempfile.mkdtemp(prefix="book-time-cache-"))
+    command = [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={junit}", *notebooks]
+    done = subprocess.run(command, env=env, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"nbval failed (exit {done.returncode}): the timing of a failing book means nothing")
+    seconds: dict[str, float] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        # nbval names a cell's test "book.01_data.ipynb" (classname) / "Cell 3" (name)
+        chapter = case.get("classname", "").removesuffix(".ipynb").rsplit(".", 1)[-1]
+        seconds[chapter] = seconds.get(chapter, 0.0) + float(case.get("time", 0))
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="chapters to run, each alone (default: the whole book at once)")
+    args = parser.parse_args(argv)
+    print(f"{os.environ.get('OMP_NUM_THREADS', 'all')} threads (OMP_NUM_THREADS), {os.cpu_count()} CPUs", flush=True)
+    before = reference_epoch()
+    print(f"reference epoch before: {before:.3f} s", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.notebooks:
+            seconds: dict[str, float] = {}
+            for i, notebook in enumerate(args.notebooks):
+                seconds.update(run_chapters([notebook], Path(tmp) / f"junit-{i}.xml"))
+        else:
+            seconds = run_chapters(["book/"], Path(tmp) / "junit.xml")
+    after = reference_epoch()
+    print(f"reference epoch after: {after:.3f} s")
+    total = sum(seconds.values())
+    epoch = statistics.mean([before, after])
+    for chapter, s in sorted(seconds.items()):
+        print(f"  {chapter}: {s:6.1f} s = {s / epoch:5.1f} reference epochs")
+    print(f"book_s={total:.1f} epoch_s={before:.3f}/{after:.3f} book_in_epochs={total / epoch:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
