@@ -103,10 +103,11 @@ def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.6g}"
 
 
-def write_table(rows: dict[str, dict], times: list[dict[str, float]], only: list[str] | None = None) -> None:
-    """Write tests/SPREAD.md: every key's values per environment, then each run's seconds per
-    chapter. ``only`` names the chapters of a run over some chapters: their seconds are not the
-    book's (each such run trains the models that earlier chapters would have cached)."""
+def write_table(table: dict[str, dict], times: list[dict[str, float]], only: list[str] | None = None) -> None:
+    """Write tests/SPREAD.md from ``table`` (what expected.json holds): every key's values per
+    environment, then each run's seconds per chapter. ``only`` names the chapters of a run over
+    some chapters: their seconds are not the book's (each such run trains the models that earlier
+    chapters would have cached)."""
     names = [name for name, _, _ in ENVIRONMENTS]
     lines = [
         "# How much the book's checked numbers move between numeric environments",
@@ -121,9 +122,10 @@ def write_table(rows: dict[str, dict], times: list[dict[str, float]], only: list
         "| key | " + " | ".join(names) + " | largest deviation | tolerance |",
         "|---" * (len(names) + 3) + "|",
     ]
-    for key, row in sorted(rows.items()):
-        cells = [_fmt(row["values"].get(n)) for n in names]
-        lines.append(f"| `{key}` | " + " | ".join(cells) + f" | {row['spread']:.3g} | {row['tol']:.3g} |")
+    for key, entry in sorted(table.items()):
+        seen = entry.get("seen", {names[0]: entry["value"]})  # entries written before "seen" existed
+        cells = [_fmt(seen.get(n)) for n in names]
+        lines.append(f"| `{key}` | " + " | ".join(cells) + f" | {entry['spread']:.3g} | {entry['tol']:.3g} |")
     heading = "Seconds per chapter in each run (empty model cache):" if only is None else (
         f"Seconds per chapter in the last run, which covered {', '.join(only)} only (empty model cache, "
         "so these chapters also trained the models that earlier chapters would have left in it):")
@@ -148,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     numeric = [i for i, (_, _, seed) in enumerate(ENVIRONMENTS) if seed is None and i > 0]
     # A run over some chapters keeps the other chapters' entries; a run over all starts afresh.
     table = json.loads(EXPECTED.read_text()) if args.notebooks and EXPECTED.exists() else {}
-    rows: dict[str, dict] = {}
     for key, ref in reference.items():
         missing = [ENVIRONMENTS[i][0] for i in numeric if key not in results[i][0]]
         if missing:
@@ -158,16 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         if not all(math.isfinite(d) for d in deviations + [ref]):
             raise SystemExit(f"{key!r} is not a finite number in every environment")
         tol = tolerance(ref, deviations)
-        seen = {ENVIRONMENTS[i][0]: results[i][0].get(key) for i in range(len(ENVIRONMENTS))}
         table[key] = {"value": ref, "tol": tol, "spread": max(deviations), "envs": len(numeric) + 1,
-                      "seen": seen}
-        rows[key] = {"values": seen, "spread": max(deviations), "tol": tol}
-    for key, entry in table.items():  # the other chapters' entries, from an earlier run
-        rows.setdefault(key, {"values": entry.get("seen", {ENVIRONMENTS[0][0]: entry["value"]}),
-                              "spread": entry["spread"], "tol": entry["tol"]})
+                      "seen": {ENVIRONMENTS[i][0]: results[i][0].get(key) for i in range(len(ENVIRONMENTS))}}
     text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
     atomic_write(EXPECTED, lambda fh: fh.write(text.encode("utf-8")))
-    write_table(rows, [t for _, t in results], None if not args.notebooks else [p.stem for p in notebooks])
+    write_table(table, [t for _, t in results], None if not args.notebooks else [p.stem for p in notebooks])
     print(f"{len(reference)} checked numbers, {len(ENVIRONMENTS)} runs, {time.perf_counter() - started:.0f} s; "
           f"wrote {EXPECTED.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}", file=sys.stderr)
     if FAILED:
