@@ -48,8 +48,9 @@ def reference_epoch() -> float:
 
 
 def run_chapters(notebooks: list[str], junit: Path) -> dict[str, float]:
-    """Run ``notebooks`` under nbval from an empty model cache; seconds per chapter."""
-    env = dict(os.environ, AE_CACHE_DIR=tempfile.mkdtemp(prefix="book-time-cache-"))
+    """Run ``notebooks`` under nbval from an empty model cache (made beside ``junit``, in the
+    caller's temporary folder, so that it goes with it); seconds per chapter."""
+    env = dict(os.environ, AE_CACHE_DIR=tempfile.mkdtemp(prefix="cache-", dir=junit.parent))
     command = [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
                f"--junitxml={junit}", *notebooks]
     done = subprocess.run(command, env=env, cwd=ROOT)

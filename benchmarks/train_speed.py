@@ -7,11 +7,12 @@ architecture as :class:`ae_helpers.models.AutoEncoder`), Adam with lr 0.005 and 
 fit's choices are worth, it is also timed with one thing changed at a time: with torch's
 default (unfused) Adam instead of the fused kernel, and with denormal numbers flushed to zero
 (``torch.set_flush_denormal``, which fit does not use because it measured no faster). A VAE
-epoch is timed twice as well: with the package's cross-entropy (``ae_helpers.vae.reconstruction_nll``)
-and with ``F.binary_cross_entropy_with_logits``, which it replaces because of that speed. All
-variants of a kind train the same model from the same seed; their epochs are interleaved in one process, together
-with a dense float32 matmul that measures what this machine can do, so that a change in load
-hits all alike. Medians over the rounds are reported.
+epoch is timed twice as well: with the package's cross-entropy
+(``ae_helpers.vae.reconstruction_nll``) and with ``F.binary_cross_entropy_with_logits``, which
+it replaces because of that speed. All variants of a kind train the same model from the same
+seed; their epochs are interleaved in one process, together with a dense float32 matmul that
+measures what this machine can do, so that a change in load hits all alike. Medians over the
+rounds are reported.
 
 The work of one epoch is counted from the model's linear layers: per image, the forward pass
 (2 x inputs x outputs FLOPs per layer), the weight gradient (the same again) and the input
