@@ -17,14 +17,18 @@ from .data import (
 )
 from .cache import CACHE_FORMAT_VERSION, load_or_train, trained_autoencoder
 from .models import AutoEncoder
-from .training import (
-    History,
-    TrainingDiverged,
+from .devices import pick_device
+from .training import History, TrainingDiverged, fit, seed_everything
+from .measure import (
+    ScoreSeparation,
+    anomaly_auc,
     evaluate_mse,
-    fit,
     per_digit_mse,
-    pick_device,
-    seed_everything,
+    per_image_mse,
+    reconstruct_all,
+    reconstruction_errors,
+    roc_points,
+    score_separation,
 )
 from .paths import cache_dir, data_dir
 from .latent import (
@@ -37,7 +41,6 @@ from .latent import (
     pca_test_mse,
     populated_range,
     principal_directions,
-    reconstruct_all,
     sample_full_covariance,
     sample_per_dimension,
     tsne_embedding,
@@ -69,13 +72,9 @@ from .uses import (
     NOISE_KINDS,
     UNUSUAL_KINDS,
     add_noise,
-    anomaly_auc,
     knn_accuracy,
     mixed_noise,
     nearest_neighbours,
-    per_image_mse,
-    reconstruction_errors,
-    roc_points,
     trained_autoencoder_without,
     trained_denoiser,
     unusual_inputs,
@@ -167,5 +166,7 @@ __all__ = [
     "trained_autoencoder_without",
     "trained_denoiser",
     "unusual_inputs",
+    "ScoreSeparation",
+    "score_separation",
 ]
 __version__ = "0.1.0"

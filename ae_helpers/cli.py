@@ -35,7 +35,7 @@ SWEEP_LATENTS = (2, 5, 10, 20, 50)
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .cache import trained_autoencoder
     from .data import load_mnist
-    from .training import evaluate_mse
+    from .measure import evaluate_mse
 
     test_images = load_mnist("test")[0]
     for latent in args.latent:

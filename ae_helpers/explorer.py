@@ -46,7 +46,7 @@ import torch
 from IPython.display import HTML
 from torch import nn
 
-from .latent import populated_range
+from .latent import decode_all, populated_range
 from .plotting import DIGIT_COLORS
 
 __all__ = [
@@ -177,17 +177,15 @@ def with_stored_weights(model: nn.Module, weights: str) -> nn.Module:
 
 def stored_weights_gray_error(model: nn.Module, codes: Any, weights: str = "float16") -> int:
     """Largest difference, in gray levels ``round(255 * v)``, between ``model``'s decode of ``codes``
-    and the decode with its weights stored as ``weights``, over all codes and pixels."""
+    and the decode with its weights stored as ``weights``, over all codes and pixels.
+
+    The explorer's check of its own embedded weights (what the page draws against what
+    PyTorch draws), which ``pair_explorer_html(weights="auto")`` decides the storage by.
+    """
     z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
-    rounded = with_stored_weights(model, weights)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            a = torch.round(255 * model.decode(z))
-            b = torch.round(255 * rounded.decode(z))
-    finally:
-        model.train(was_training)
+    one_batch = max(1, len(z))  # every code in one decode call: batch sizes can move the last bits
+    a = torch.round(255 * decode_all(model, z, batch_size=one_batch))
+    b = torch.round(255 * decode_all(with_stored_weights(model, weights), z, batch_size=one_batch))
     return int((a - b).abs().max().item())
 
 

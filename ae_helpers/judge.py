@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cache import mnist_recipe, mnist_tensors, trained_on_mnist
-from .latent import apply_in_batches
+from .measure import apply_in_batches
 from .models import mlp
 from .training import History
 

@@ -1,6 +1,9 @@
-"""Latent-space tools: encode a split, a PCA baseline, t-SNE, sampling and interpolation.
+"""Latent-space tools: codes of a whole set and images of many codes, a PCA baseline, t-SNE,
+sampling and interpolation.
 
 Everything here works on CPU tensors or NumPy arrays and is deterministic for a given seed.
+The model runs through :func:`ae_helpers.measure.apply_in_batches` (batches, eval mode, no
+gradients); reconstructions and their errors are :mod:`ae_helpers.measure`'s.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import _EvalMode, _model_device
+from .measure import apply_in_batches, float_tensor
 
 __all__ = [
-    "apply_in_batches",
     "encode_all",
     "decode_all",
-    "reconstruct_all",
     "PCABaseline",
     "fit_pca",
     "pca_test_mse",
@@ -35,31 +36,9 @@ __all__ = [
 TSNE_MAX_POINTS = 10_000
 
 
-def _as_tensor(x: torch.Tensor | np.ndarray | Sequence[float]) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.detach().to("cpu", torch.float32)
-    return torch.as_tensor(np.asarray(x, dtype=np.float32))
-
-
 def _flat(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    x = _as_tensor(images)
+    x = float_tensor(images)
     return x.reshape(x.shape[0], -1)
-
-
-def apply_in_batches(model: nn.Module, fn_name: str, data: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Apply ``model.<fn_name>`` to ``data`` in batches, in eval mode and without gradients.
-
-    The model's train/eval mode is restored afterwards; the result is on the CPU.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    fn = getattr(model, fn_name)
-    device = _model_device(model)
-    with _EvalMode(model):
-        parts = [fn(data[i:i + batch_size].to(device)).cpu() for i in range(0, len(data), batch_size)]
-    if not parts:
-        raise ValueError(f"nothing to {fn_name}: got an empty batch of shape {tuple(data.shape)}")
-    return torch.cat(parts)
 
 
 def encode_all(model: nn.Module, images: torch.Tensor | np.ndarray, *, batch_size: int = 2048) -> torch.Tensor:
@@ -73,16 +52,11 @@ def encode_all(model: nn.Module, images: torch.Tensor | np.ndarray, *, batch_siz
 
 def decode_all(model: nn.Module, codes: torch.Tensor | np.ndarray, *, batch_size: int = 2048) -> torch.Tensor:
     """Decoded images ``(N, 1, 28, 28)`` for codes ``(N, latent_dim)`` (eval mode, no_grad)."""
-    z = _as_tensor(codes)
+    z = float_tensor(codes)
     if z.ndim == 1:
         z = z[None]
     out = apply_in_batches(model, "decode", z, batch_size)
     return out.reshape(len(out), 1, 28, 28)
-
-
-def reconstruct_all(model: nn.Module, images: torch.Tensor | np.ndarray, *, batch_size: int = 2048) -> torch.Tensor:
-    """Reconstructions ``(N, 1, 28, 28)`` of ``images``: decode(encode(x)) in batches (eval, no_grad)."""
-    return decode_all(model, encode_all(model, images, batch_size=batch_size), batch_size=batch_size)
 
 
 @dataclass
@@ -186,7 +160,7 @@ def tsne_embedding(codes: torch.Tensor | np.ndarray, *, seed: int = 0, perplexit
     """
     from openTSNE import TSNE
 
-    x = _as_tensor(codes).numpy().astype(np.float64)
+    x = float_tensor(codes).numpy().astype(np.float64)
     if x.ndim != 2 or len(x) < 4:
         raise ValueError(f"codes must have shape (N, d) with N >= 4, got {x.shape}")
     if len(x) > TSNE_MAX_POINTS:
@@ -204,7 +178,7 @@ def tsne_embedding(codes: torch.Tensor | np.ndarray, *, seed: int = 0, perplexit
 def populated_range(codes: torch.Tensor | np.ndarray, *, percentiles: tuple[float, float] = (1.0, 99.0)
                     ) -> np.ndarray:
     """Per-dimension range ``(d, 2)`` (low, high) holding most codes: the given percentiles."""
-    z = _as_tensor(codes).numpy()
+    z = float_tensor(codes).numpy()
     if z.ndim != 2 or len(z) == 0:
         raise ValueError(f"codes must have shape (N, d) with N >= 1, got {z.shape}")
     lo, hi = np.percentile(z, percentiles, axis=0)
@@ -218,7 +192,7 @@ def principal_directions(codes: torch.Tensor | np.ndarray, k: int | None = None
     The directions are the principal components of the codes, largest spread first; a code
     is ``mean + sum_i c_i * directions[i]`` (see ``ae_helpers.widgets.point_from_directions``).
     """
-    z = _as_tensor(codes).to(torch.float64)
+    z = float_tensor(codes).to(torch.float64)
     if z.ndim != 2 or len(z) < 2:
         raise ValueError(f"codes must have shape (N, d) with N >= 2, got {tuple(z.shape)}")
     d = z.shape[1]
@@ -245,7 +219,7 @@ def sample_per_dimension(codes: torch.Tensor | np.ndarray, n: int, *,
     Dimensions are drawn independently (a diagonal covariance), as in the book's source.
     ``generator`` is a ``torch.Generator`` or an integer seed (default seed 0).
     """
-    z = _as_tensor(codes)
+    z = float_tensor(codes)
     if z.ndim != 2 or len(z) < 2:
         raise ValueError(f"codes must have shape (N, d) with N >= 2, got {tuple(z.shape)}")
     mean, std = z.mean(0), z.std(0)
@@ -258,7 +232,7 @@ def sample_full_covariance(codes: torch.Tensor | np.ndarray, n: int, *,
 
     ``generator`` is a ``torch.Generator`` or an integer seed (default seed 0).
     """
-    z = _as_tensor(codes).to(torch.float64)
+    z = float_tensor(codes).to(torch.float64)
     if z.ndim != 2 or len(z) < 2:
         raise ValueError(f"codes must have shape (N, d) with N >= 2, got {tuple(z.shape)}")
     mean = z.mean(0)
@@ -272,7 +246,7 @@ def sample_full_covariance(codes: torch.Tensor | np.ndarray, n: int, *,
 def interpolate_codes(z_a: torch.Tensor | np.ndarray | Sequence[float],
                       z_b: torch.Tensor | np.ndarray | Sequence[float], t: float) -> torch.Tensor:
     """The code ``(1 - t) * z_a + t * z_b`` (shape ``(d,)``); ``t = 0`` gives ``z_a``, ``t = 1`` gives ``z_b``."""
-    a, b = _as_tensor(z_a).reshape(-1), _as_tensor(z_b).reshape(-1)
+    a, b = float_tensor(z_a).reshape(-1), float_tensor(z_b).reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"the two codes must have the same size, got {tuple(a.shape)} and {tuple(b.shape)}")
     return (1.0 - t) * a + t * b

@@ -9,7 +9,7 @@ keeps the stored PNGs small and lets every helper draw into an axes you pass.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,6 +21,9 @@ from matplotlib.lines import Line2D
 from torch import nn
 
 from .latent import decode_all, populated_range
+
+if TYPE_CHECKING:
+    from .measure import ScoreSeparation
 
 __all__ = [
     "DIGIT_CMAP",
@@ -515,24 +518,29 @@ def plot_denoising(noisy: Any, outputs: Mapping[str, Any], clean: Any, *, n: int
     return _rows_figure(rows, names, ax, title, inch_per_tile=0.45)
 
 
-def plot_anomaly_scores(scores: Mapping[str, tuple[Any, Any]], *, names: tuple[str, str] = ("normal", "unusual"),
-                        bins: int = 50, title: str | None = None, axes: Sequence[Axes] | None = None) -> Figure:
+def plot_anomaly_scores(separations: Mapping[str, ScoreSeparation], *,
+                        names: tuple[str, str] = ("normal", "unusual"), bins: int = 50, title: str | None = None,
+                        axes: Sequence[Axes] | None = None) -> Figure:
     """How well a score separates unusual inputs from normal ones: histograms and ROC curves.
 
     Left: the histograms (each scaled to area 1, log-spaced bins) of the first method's scores
     for the normal and the unusual inputs. Right: each method's ROC curve, its AUC in the
-    legend, and the diagonal that guessing gives.
+    legend, and the diagonal that guessing gives. Nothing is computed here but the histograms:
+    the curves and their areas come measured.
 
     Args:
-        scores: ``{method: (normal_scores, unusual_scores)}``, a higher score meaning "more
-            unusual" (e.g. reconstruction errors from :func:`ae_helpers.uses.per_image_mse`).
+        separations: ``{method: score_separation(normal_scores, unusual_scores)}``
+            (:func:`ae_helpers.measure.score_separation`), a higher score meaning "more
+            unusual" (e.g. reconstruction errors from ``reconstruction_errors``).
         names: what the two groups are (legend of the histograms).
         axes: two axes to draw into, or None for a new figure.
     """
-    from .uses import anomaly_auc, roc_points
-
-    if not scores:
-        raise ValueError("scores is empty: pass {method: (normal_scores, unusual_scores)}")
+    if not separations:
+        raise ValueError("separations is empty: pass {method: score_separation(normal_scores, unusual_scores)}")
+    for method, sep in separations.items():
+        if not all(hasattr(sep, field) for field in ("normal", "unusual", "fpr", "tpr", "auc")):
+            raise TypeError(f"separations[{method!r}] is a {type(sep).__name__}, not a ScoreSeparation: "
+                            "pass score_separation(normal_scores, unusual_scores) for each method")
     if axes is None:
         fig = plt.figure(figsize=(8.0, 3.3), dpi=100, layout="constrained")
         plt.close(fig)
@@ -542,8 +550,9 @@ def plot_anomaly_scores(scores: Mapping[str, tuple[Any, Any]], *, names: tuple[s
             raise ValueError(f"axes must be two axes (histograms, ROC), got {len(axes)}")
         ax_hist, ax_roc = axes
         fig = ax_hist.figure
-    first = next(iter(scores))
-    normal, unusual = (_array(v).astype(np.float64).reshape(-1) for v in scores[first])
+    first = next(iter(separations))
+    normal, unusual = (_array(v).astype(np.float64).reshape(-1)
+                       for v in (separations[first].normal, separations[first].unusual))
     both = np.concatenate([normal, unusual])
     if not (both > 0).all():
         raise ValueError("the histograms use log-spaced bins: scores must be positive")
@@ -555,10 +564,8 @@ def plot_anomaly_scores(scores: Mapping[str, tuple[Any, Any]], *, names: tuple[s
     ax_hist.set_xlabel(f"score: {first}")
     ax_hist.set_ylabel("density")
     ax_hist.legend(frameon=False, fontsize=8)
-    for method, (normal_scores, unusual_scores) in scores.items():
-        fpr, tpr = roc_points(normal_scores, unusual_scores)
-        auc = anomaly_auc(normal_scores, unusual_scores)
-        ax_roc.plot(fpr, tpr, label=f"{method} (AUC {auc:.2f})")
+    for method, sep in separations.items():
+        ax_roc.plot(sep.fpr, sep.tpr, label=f"{method} (AUC {sep.auc:.2f})")
     ax_roc.plot([0, 1], [0, 1], linestyle=":", color="grey", label="guessing (AUC 0.5)")
     ax_roc.set_xlabel(f"false positive rate\n(share of {names[0]} flagged)", fontsize=9)
     ax_roc.set_ylabel(f"true positive rate\n(share of {names[1]} flagged)", fontsize=9)

@@ -1,4 +1,4 @@
-"""Training and evaluation: seeding, device choice, ``fit`` and test-set metrics.
+"""Training: seeding, ``fit``, its :class:`History` and the losses it minimises.
 
 ``fit`` trains any model on one in-memory tensor with the book's recipe as defaults (Adam,
 learning rate 0.005, batches of 256, 10 epochs, mean squared reconstruction error), shuffling
@@ -7,7 +7,8 @@ is several times faster on a CPU than a ``DataLoader`` that converts images one 
 
 Other models plug in through ``loss_fn(model, xb, yb) -> scalar tensor``: a variational
 autoencoder adds its KL term there, a classifier computes cross-entropy against ``yb``
-(pass ``train_targets=labels``).
+(pass ``train_targets=labels``). The test-set numbers ``fit`` records come from
+:mod:`ae_helpers.measure`; the device comes from :func:`ae_helpers.devices.pick_device`.
 
 >>> seed_everything(42)                                   # doctest: +SKIP
 >>> model = AutoEncoder(latent_dim=2)                     # doctest: +SKIP
@@ -31,18 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .devices import pick_device
+from .measure import batch_results, evaluate_mse, flat_images
+
 __all__ = [
     "History",
     "LossFn",
     "TrainingDiverged",
     "evaluate_loss",
-    "evaluate_mse",
     "fit",
     "fused_adam_works",
     "make_adam",
-    "per_digit_mse",
-    "pick_device",
-    "reconstruct",
     "reconstruction_loss",
     "seed_everything",
 ]
@@ -73,41 +73,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds the CPU and all CUDA/MPS generators
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-
-
-def pick_device(prefer: str | torch.device | None = None) -> torch.device:
-    """The device to train on: the CPU unless asked otherwise.
-
-    ``prefer`` is ``None`` or ``"cpu"`` (the CPU), ``"auto"`` (CUDA if present, then Apple's
-    MPS, then the CPU), or ``"cuda"``/``"cuda:N"``/``"mps"`` (that device; an error if absent).
-    """
-    if prefer is None:
-        return torch.device("cpu")
-    if isinstance(prefer, torch.device):
-        prefer = str(prefer)
-    choice = prefer.strip().lower()
-    mps_ok = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
-    if choice == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if mps_ok else torch.device("cpu")
-    if choice == "cpu":
-        return torch.device("cpu")
-    if choice.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {prefer!r} asked for but CUDA is not available here; "
-                               "use device='cpu' (or 'auto' to take a GPU only when present)")
-        device = torch.device(choice)
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {prefer!r} asked for but only {torch.cuda.device_count()} "
-                               "CUDA device(s) exist; use 'cuda:0' or 'auto'")
-        return device
-    if choice == "mps":
-        if not mps_ok:
-            raise RuntimeError(f"device {prefer!r} asked for but Apple's MPS is not available here; "
-                               "use device='cpu' (or 'auto' to take a GPU only when present)")
-        return torch.device("mps")
-    raise ValueError(f"unknown device {prefer!r}; use 'cpu', 'cuda', 'mps' or 'auto'")
 
 
 # --------------------------------------------------------------------------- history
@@ -180,13 +145,6 @@ class History:
 # --------------------------------------------------------------------------- losses
 
 
-def reconstruct(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's reconstruction of ``x``: ``model.reconstruct(x)`` when the model defines it
-    (a VAE returning its decoded mean, say), else ``model(x)``."""
-    method = getattr(model, "reconstruct", None)
-    return method(x) if callable(method) else model(x)
-
-
 def reconstruction_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None = None) -> torch.Tensor:
     """The default loss: mean squared error between ``model(xb)`` and ``yb`` (``xb`` when ``None``).
 
@@ -196,93 +154,23 @@ def reconstruction_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor | N
     return F.mse_loss(model(xb), target)
 
 
-# --------------------------------------------------------------------------- evaluation
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def _flat(images: torch.Tensor) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    if images.ndim == 0 or images.shape[0] == 0:
-        raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
-    return images.reshape(images.shape[0], -1)
-
-
-class _EvalMode:
-    """Context: eval mode and no gradients, restoring the model's previous mode afterwards."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self) -> None:
-        self.was_training = self.model.training
-        self.no_grad = torch.no_grad()
-        self.no_grad.__enter__()
-        self.model.eval()
-
-    def __exit__(self, *exc) -> None:
-        self.model.train(self.was_training)
-        self.no_grad.__exit__(*exc)
-
-
-def _squared_errors(model, images, batch_size, device) -> torch.Tensor:
-    """Per-image sum of squared reconstruction errors (summed in float32, returned as float64), on the CPU."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    flat = _flat(images)
-    device = _model_device(model) if device is None else pick_device(device)
-    out = torch.empty(flat.shape[0], dtype=torch.float64)
-    with _EvalMode(model):
-        for start in range(0, flat.shape[0], batch_size):
-            xb = flat[start:start + batch_size].to(device, torch.float32)
-            rec = reconstruct(model, xb).reshape(xb.shape)
-            out[start:start + xb.shape[0]] = (rec - xb).pow_(2).sum(dim=1).cpu()  # float32 per image, float64 total
-    return out
-
-
-def evaluate_mse(model: nn.Module, images: torch.Tensor, *, batch_size: int = 2000,
-                 device: str | torch.device | None = None) -> float:
-    """Mean squared reconstruction error over all pixels of ``images`` (eval mode, no_grad,
-    in batches; the model's train/eval mode is restored). ``device`` defaults to the model's."""
-    errors = _squared_errors(model, images, batch_size, device)
-    return float(errors.sum() / (errors.numel() * images[0].numel()))
-
-
-def per_digit_mse(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
-                  batch_size: int = 2000, device: str | torch.device | None = None) -> torch.Tensor:
-    """Mean squared reconstruction error of each digit 0-9, a float tensor of shape ``(10,)``.
-
-    A digit with no image in ``images`` gets ``nan``.
-    """
-    labels = torch.as_tensor(labels).reshape(-1)
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels; pass one label per image")
-    if labels.numel() and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError("labels must be digits 0-9")
-    errors = _squared_errors(model, images, batch_size, device) / images[0].numel()
-    sums = torch.zeros(10, dtype=torch.float64).index_add_(0, labels.long().cpu(), errors)
-    counts = torch.bincount(labels.long().cpu(), minlength=10).double()
-    return (sums / counts).float()  # 0/0 -> nan for an absent digit
-
-
 def evaluate_loss(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None, *,
                   loss_fn: LossFn | None = None, batch_size: int = 2000,
                   device: str | torch.device | None = None, flatten: bool = True) -> float:
-    """Mean of ``loss_fn`` over ``images`` (weighted by batch size), in eval mode under no_grad."""
+    """Mean of ``loss_fn`` over ``images`` (weighted by batch size), in eval mode under no_grad.
+
+    ``loss_fn`` defaults to :func:`reconstruction_loss`; the batches run through
+    :func:`ae_helpers.measure.batch_results`. ``fit`` records this as ``History.test_losses``.
+    """
     loss_fn = reconstruction_loss if loss_fn is None else loss_fn
-    data = _flat(images) if flatten else images
-    device = _model_device(model) if device is None else pick_device(device)
+    data = flat_images(images) if flatten else images
+
+    def weighted(xb: torch.Tensor, yb: torch.Tensor | None = None) -> float:
+        return float(loss_fn(model, xb, yb)) * xb.shape[0]
+
     total = 0.0
-    with _EvalMode(model):
-        for start in range(0, data.shape[0], batch_size):
-            xb = data[start:start + batch_size].to(device)
-            yb = None if targets is None else targets[start:start + batch_size].to(device)
-            total += float(loss_fn(model, xb, yb)) * xb.shape[0]
+    for part in batch_results(model, weighted, data, targets=targets, batch_size=batch_size, device=device):
+        total += part
     return total / data.shape[0]
 
 
@@ -357,7 +245,7 @@ def fit(
                          f"batch_size={batch_size}, lr={lr}")
     device = pick_device(device)
     loss_fn = reconstruction_loss if loss_fn is None else loss_fn
-    x = (_flat(train_images) if flatten else train_images).to(device=device, dtype=torch.float32)
+    x = (flat_images(train_images) if flatten else train_images).to(device=device, dtype=torch.float32)
     _check_pair("train", x, train_targets)
     y = None if train_targets is None else train_targets.to(device)
     if test_images is not None:

@@ -5,17 +5,16 @@ Three uses of an autoencoder, each measured against a baseline on the same data:
 - **Denoising**: :func:`add_noise` corrupts images (Gaussian noise or masked pixels),
   :func:`trained_denoiser` is an autoencoder trained on corrupted inputs with clean targets.
 - **Spotting the unusual**: :func:`trained_autoencoder_without` never sees some digits;
-  :func:`per_image_mse` scores each image by its reconstruction error, :func:`anomaly_auc`
-  and :func:`roc_points` say how well that score separates the unusual from the normal, and
   :func:`unusual_inputs` makes inputs that are no digit (noise, inverted or rotated digits).
+  Scoring them (reconstruction errors) and saying how well a score separates the unusual
+  from the normal (ROC, AUC) is measuring: :mod:`ae_helpers.measure`.
 - **Finding neighbours**: :func:`nearest_neighbours` and :func:`knn_accuracy` in any
   representation (codes, PCA coordinates, raw pixels).
 
-ROC curves and their area, nearest-neighbour search and k-NN classification are
-scikit-learn's (``roc_auc_score``, ``roc_curve``, ``NearestNeighbors``,
+Nearest-neighbour search and k-NN classification are scikit-learn's (``NearestNeighbors``,
 ``KNeighborsClassifier``): it does them well and is tested far beyond what this book could
 do, so they are called here rather than written again. The functions below only convert
-the book's tensors and name the conventions (which class is "positive", which distance).
+the book's tensors and name the conventions (which distance, how the vote is taken).
 
 The models go through the model cache (:func:`ae_helpers.cache.trained_on_mnist`) like every
 other model of the book, each kind with its own configuration.
@@ -31,7 +30,7 @@ import torch
 from torch import nn
 
 from .cache import autoencoder_config, mnist_tensors, trained_autoencoder, trained_on_mnist
-from .latent import PCABaseline, reconstruct_all
+from .measure import as_numpy
 from .models import AutoEncoder
 from .training import History
 
@@ -45,10 +44,6 @@ __all__ = [
     "trained_denoiser",
     "autoencoder_without_config",
     "trained_autoencoder_without",
-    "per_image_mse",
-    "reconstruction_errors",
-    "anomaly_auc",
-    "roc_points",
     "nearest_neighbours",
     "knn_accuracy",
 ]
@@ -270,89 +265,11 @@ def trained_autoencoder_without(
                             desc=f"autoencoder without {','.join(map(str, held_out.tolist()))}, latent {latent_dim}")
 
 
-# --------------------------------------------------------------------------- scores
-
-
-def _numpy(x: Any, dtype: type = np.float64) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().to("cpu").numpy()
-    return np.asarray(x, dtype=dtype)
-
-
-def per_image_mse(images: Any, references: Any) -> np.ndarray:
-    """Mean squared error of each image against its reference, shape ``(N,)`` (float64).
-
-    ``images`` and ``references`` hold the same number of images of any matching shape,
-    e.g. reconstructions and the inputs (a reconstruction error per image), or denoised and
-    clean images. ``per_image_mse(a, b).mean()`` is the MSE over all pixels.
-    """
-    a, b = _numpy(images), _numpy(references)
-    if len(a) != len(b) or len(a) == 0:
-        raise ValueError(f"need the same number (>= 1) of images and references, got {len(a)} and {len(b)}")
-    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
-    if a.shape != b.shape:
-        raise ValueError(f"images have {a.shape[1]} values each but references {b.shape[1]}")
-    return ((a - b) ** 2).mean(axis=1)
-
-
-def reconstruction_errors(model: nn.Module | PCABaseline, images: torch.Tensor, *, k: int | None = None) -> np.ndarray:
-    """Each image's reconstruction error (MSE over its pixels), shape ``(N,)``: the anomaly score.
-
-    ``model`` is an autoencoder (reconstructed with :func:`~ae_helpers.latent.reconstruct_all`:
-    batches, eval mode, no gradients) or a :class:`~ae_helpers.latent.PCABaseline`, which then
-    needs ``k``, the number of components to reconstruct from.
-    """
-    if isinstance(model, PCABaseline):
-        if k is None:
-            raise ValueError("a PCA baseline needs k, the number of components to reconstruct from")
-        return per_image_mse(model.reconstruct(images, k), images)
-    if k is not None:
-        raise ValueError("k is the number of PCA components; an autoencoder's code size is fixed")
-    return per_image_mse(reconstruct_all(model, images), images)
-
-
-def _labelled(normal_scores: Any, unusual_scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    normal, unusual = _numpy(normal_scores).reshape(-1), _numpy(unusual_scores).reshape(-1)
-    if len(normal) == 0 or len(unusual) == 0:
-        raise ValueError(f"need scores of both groups, got {len(normal)} normal and {len(unusual)} unusual")
-    if not (np.isfinite(normal).all() and np.isfinite(unusual).all()):
-        raise ValueError("scores must be finite numbers")
-    labels = np.concatenate([np.zeros(len(normal)), np.ones(len(unusual))])
-    return labels, np.concatenate([normal, unusual])
-
-
-def anomaly_auc(normal_scores: Any, unusual_scores: Any) -> float:
-    """Area under the ROC curve when a higher score should mean "unusual".
-
-    The probability that a randomly chosen unusual input scores higher than a randomly chosen
-    normal one (ties count half): 1 separates them perfectly, 0.5 is guessing, below 0.5
-    the score points the wrong way. scikit-learn's ``roc_auc_score``.
-    """
-    from sklearn.metrics import roc_auc_score
-
-    labels, scores = _labelled(normal_scores, unusual_scores)
-    return float(roc_auc_score(labels, scores))
-
-
-def roc_points(normal_scores: Any, unusual_scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The ROC curve ``(false_positive_rate, true_positive_rate)`` of the score, from (0, 0) to (1, 1).
-
-    Each point is one threshold: flag every input scoring at least that much; the false
-    positive rate is the share of normal inputs flagged, the true positive rate the share of
-    unusual ones. scikit-learn's ``roc_curve`` (collinear points dropped).
-    """
-    from sklearn.metrics import roc_curve
-
-    labels, scores = _labelled(normal_scores, unusual_scores)
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return fpr, tpr
-
-
 # --------------------------------------------------------------------------- neighbours
 
 
 def _features(x: Any, name: str) -> np.ndarray:
-    f = _numpy(x, np.float32)  # float32: what the codes and pixels are, and twice as fast as float64
+    f = as_numpy(x, np.float32)  # float32: what the codes and pixels are, and twice as fast as float64
     if f.ndim < 2 or len(f) == 0:
         raise ValueError(f"{name} must have shape (N, ...) with N >= 1, got {f.shape}")
     return f.reshape(len(f), -1)
@@ -386,7 +303,7 @@ def knn_accuracy(train_features: Any, train_labels: Any, test_features: Any, tes
     from sklearn.neighbors import KNeighborsClassifier
 
     xtr, xte = _features(train_features, "train_features"), _features(test_features, "test_features")
-    ytr, yte = _numpy(train_labels).reshape(-1), _numpy(test_labels).reshape(-1)
+    ytr, yte = as_numpy(train_labels).reshape(-1), as_numpy(test_labels).reshape(-1)
     if len(ytr) != len(xtr) or len(yte) != len(xte):
         raise ValueError(f"need one label per item: {len(xtr)} train items with {len(ytr)} labels, "
                          f"{len(xte)} test items with {len(yte)} labels")

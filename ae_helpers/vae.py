@@ -25,6 +25,7 @@ from torch import nn
 
 from .cache import mnist_recipe, trained_on_mnist
 from .latent import decode_all
+from .measure import batch_results
 from .models import AutoEncoder, check_codes, flatten_images, mlp
 from .training import History
 
@@ -244,7 +245,6 @@ def trained_vae(
                             progress=progress, desc=f"VAE, latent {latent_dim}", cache=cache)
 
 
-@torch.no_grad()
 def elbo_terms(model: VAE, images: torch.Tensor, *, seed: int = 0, batch_size: int = 2048
                ) -> tuple[float, float]:
     """``(reconstruction, kl)``: the two terms of the negative ELBO on ``images``, nats per image.
@@ -252,18 +252,24 @@ def elbo_terms(model: VAE, images: torch.Tensor, *, seed: int = 0, batch_size: i
     The reconstruction term decodes **one sampled code** per image (seeded with ``seed``), as
     the loss does in training and as pytorch/examples' VAE reports its test loss; their sum is
     then comparable with that reference. (``history.test_losses`` decodes the mean code
-    instead, which gives a slightly lower reconstruction term.) The model's mode is kept.
+    instead, which gives a slightly lower reconstruction term.) The batches run through
+    :func:`ae_helpers.measure.batch_results` (no gradients; the model's mode is restored).
     """
     if len(images) == 0:
         raise ValueError("no images: got an empty batch")
     g = torch.Generator().manual_seed(int(seed))
-    rec = kl = 0.0
-    for start in range(0, len(images), batch_size):
-        xb = flatten_images(images[start:start + batch_size], model.num_features).to(torch.float32)
+
+    def terms(xb: torch.Tensor) -> tuple[float, float]:
+        xb = flatten_images(xb, model.num_features).to(torch.float32)
         mu, logvar = model.encode_distribution(xb)
         z = model.reparameterize(mu, logvar, g)
-        rec += float(reconstruction_nll(model.decode_logits(z), xb)) * len(xb)
-        kl += float(kl_divergence(mu, logvar)) * len(xb)
+        return (float(reconstruction_nll(model.decode_logits(z), xb)) * len(xb),
+                float(kl_divergence(mu, logvar)) * len(xb))
+
+    rec = kl = 0.0
+    for batch_rec, batch_kl in batch_results(model, terms, images, batch_size=batch_size):
+        rec += batch_rec
+        kl += batch_kl
     return rec / len(images), kl / len(images)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ae_helpers import latent as L
+from ae_helpers.measure import reconstruct_all
 
 
 def test_encode_all_matches_direct_call_and_restores_mode(trained_ae_2d, mnist_test_small):
@@ -47,7 +48,7 @@ def test_encode_all_runs_in_eval_mode_without_grad(mnist_test_small):
 
 def test_decode_and_reconstruct_all(trained_ae_2d, mnist_test_small):
     x = mnist_test_small[0][:50]
-    rec = L.reconstruct_all(trained_ae_2d, x, batch_size=16)
+    rec = reconstruct_all(trained_ae_2d, x, batch_size=16)
     assert rec.shape == (50, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(rec, trained_ae_2d(x))

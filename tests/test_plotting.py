@@ -14,7 +14,8 @@ from matplotlib.collections import PathCollection
 from matplotlib.image import AxesImage
 
 from ae_helpers import plotting as P
-from ae_helpers.latent import encode_all, principal_directions, reconstruct_all
+from ae_helpers.latent import encode_all, principal_directions
+from ae_helpers.measure import reconstruct_all, score_separation
 
 
 @pytest.fixture(autouse=True)
@@ -299,15 +300,15 @@ def test_denoising_rows(mnist_test_small):
 def test_anomaly_scores_histograms_and_roc():
     rng = np.random.default_rng(0)
     normal, unusual = rng.lognormal(-4, 0.3, 900), rng.lognormal(-3.3, 0.3, 100)
-    fig = P.plot_anomaly_scores({"autoencoder": (normal, unusual), "PCA": (normal, unusual * 0.8)},
-                                names=("digits", "held-out 8"))
+    fig = P.plot_anomaly_scores({"autoencoder": score_separation(normal, unusual),
+                                 "PCA": score_separation(normal, unusual * 0.8)}, names=("digits", "held-out 8"))
     ax_hist, ax_roc = fig.axes
     assert ax_hist.get_xscale() == "log" and len(ax_hist.patches) == 2
     assert [t.get_text() for t in ax_hist.get_legend().get_texts()] == ["digits (900)", "held-out 8 (100)"]
     for patch in ax_hist.patches:  # each histogram has area 1 over its log-spaced bins
         xy = patch.get_xy()
         assert xy[:, 0].min() == pytest.approx(min(normal.min(), unusual.min()))
-    from ae_helpers.uses import anomaly_auc
+    from ae_helpers.measure import anomaly_auc
 
     labels = [t.get_text() for t in ax_roc.get_legend().get_texts()]
     assert labels[0] == f"autoencoder (AUC {anomaly_auc(normal, unusual):.2f})" and labels[-1].startswith("guessing")
@@ -316,9 +317,11 @@ def test_anomaly_scores_histograms_and_roc():
     assert np.trapezoid(curve.get_ydata(), curve.get_xdata()) == pytest.approx(anomaly_auc(normal, unusual))
     assert png_size(fig) < 100_000
     fig2, axes = plt.subplots(1, 2)
-    assert P.plot_anomaly_scores({"a": (normal, unusual)}, axes=axes) is fig2 and len(fig2.axes) == 2
+    assert P.plot_anomaly_scores({"a": score_separation(normal, unusual)}, axes=axes) is fig2 and len(fig2.axes) == 2
     with pytest.raises(ValueError, match="positive"):
-        P.plot_anomaly_scores({"a": (normal - 1, unusual)})
+        P.plot_anomaly_scores({"a": score_separation(normal - 1, unusual)})
+    with pytest.raises(TypeError, match="not a ScoreSeparation"):
+        P.plot_anomaly_scores({"a": (normal, unusual)})
     with pytest.raises(ValueError, match="empty"):
         P.plot_anomaly_scores({})
 

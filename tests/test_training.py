@@ -7,17 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ae_helpers.devices import pick_device
+from ae_helpers.measure import evaluate_mse, per_digit_mse
 from ae_helpers.models import AutoEncoder
 from ae_helpers.training import (
     History,
     TrainingDiverged,
     evaluate_loss,
-    evaluate_mse,
     fit,
     fused_adam_works,
     make_adam,
-    per_digit_mse,
-    pick_device,
     reconstruction_loss,
     seed_everything,
 )

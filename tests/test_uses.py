@@ -12,16 +12,13 @@ import torch
 
 import ae_helpers.cache as cache_module
 from ae_helpers import uses
-from ae_helpers.latent import encode_all, reconstruct_all
+from ae_helpers.latent import encode_all
+from ae_helpers.measure import anomaly_auc, per_image_mse, reconstruct_all, reconstruction_errors, roc_points
 from ae_helpers.uses import (
     add_noise,
-    anomaly_auc,
     knn_accuracy,
     mixed_noise,
     nearest_neighbours,
-    per_image_mse,
-    reconstruction_errors,
-    roc_points,
     trained_autoencoder_without,
     trained_denoiser,
     unusual_inputs,

@@ -11,7 +11,8 @@ import torch
 import ae_helpers.cache as cache_module
 from ae_helpers.data import load_mnist
 from ae_helpers.latent import encode_all
-from ae_helpers.training import TrainingDiverged, evaluate_loss, evaluate_mse, fit, seed_everything
+from ae_helpers.measure import evaluate_mse
+from ae_helpers.training import TrainingDiverged, evaluate_loss, fit, seed_everything
 from ae_helpers.models import AutoEncoder
 from ae_helpers.vae import (
     VAE,
