@@ -15,7 +15,7 @@ from .data import (
     time_batches,
     torchvision_loader,
 )
-from .cache import CACHE_FORMAT_VERSION, load_or_train, trained_autoencoder
+from .cache import CACHE_FORMAT_VERSION, load_or_train
 from .models import AutoEncoder
 from .devices import pick_device
 from .training import History, TrainingDiverged, fit, seed_everything
@@ -65,9 +65,9 @@ from .plotting import (
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawing, stored_weights_gray_error
-from .vae import VAE, elbo_terms, kl_divergence, sample_vae, trained_bce_autoencoder, trained_vae, vae_loss
+from .vae import VAE, elbo_terms, kl_divergence, sample_vae, vae_loss
 from .checks import expect
-from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy, trained_judge
+from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy
 from .uses import (
     NOISE_KINDS,
     UNUSUAL_KINDS,
@@ -75,9 +75,17 @@ from .uses import (
     knn_accuracy,
     mixed_noise,
     nearest_neighbours,
-    trained_autoencoder_without,
-    trained_denoiser,
     unusual_inputs,
+)
+from .recipes import (
+    Recipe,
+    trained,
+    trained_autoencoder,
+    trained_autoencoder_without,
+    trained_bce_autoencoder,
+    trained_denoiser,
+    trained_judge,
+    trained_vae,
 )
 
 __all__ = [
@@ -168,5 +176,7 @@ __all__ = [
     "unusual_inputs",
     "ScoreSeparation",
     "score_separation",
+    "Recipe",
+    "trained",
 ]
 __version__ = "0.1.0"

@@ -1,9 +1,9 @@
 """A cache of trained models, so that a chapter reuses what another chapter trained.
 
-``trained_autoencoder(latent_dim)`` returns a trained :class:`~ae_helpers.models.AutoEncoder`
-and its :class:`~ae_helpers.training.History`: loaded from the cache when a matching entry
-exists, otherwise trained with the book's recipe and stored. Other kinds of model (a VAE, a
-classifier) use the general :func:`load_or_train` the same way.
+:func:`load_or_train` returns ``(model, history)`` for a kind of model and its configuration:
+loaded from the cache when a matching entry exists, otherwise built, trained and stored. It
+knows nothing about MNIST or the book's models; :mod:`ae_helpers.recipes` says what each of
+them is and trains it through here.
 
 An entry is one file ``<kind>-<key>.pt`` in :func:`ae_helpers.paths.cache_dir` holding plain
 tensors, dicts, lists and numbers only: the state dict, the configuration and the history.
@@ -23,30 +23,22 @@ import hashlib
 import json
 import os
 import warnings
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 from torch import nn
 
-from .data import MNIST_SHA256, load_mnist
-from .models import AutoEncoder
+from .data import MNIST_SHA256
 from .paths import atomic_write, cache_dir
-from .training import History, LossFn, fit, seed_everything
+from .training import History, seed_everything
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
-    "autoencoder_config",
     "cache_key",
     "cache_path",
     "load_or_train",
     "mnist_digest",
-    "mnist_images",
-    "mnist_recipe",
-    "mnist_tensors",
-    "trained_autoencoder",
-    "trained_on_mnist",
 ]
 
 #: Bump when the layout of an entry or the training code changes what an entry means.
@@ -189,99 +181,3 @@ def load_or_train(
     history.source = "trained"
     _write_entry(path, kind, config, model, history)
     return model, history
-
-
-# --------------------------------------------------------------------------- autoencoders
-
-
-@lru_cache(maxsize=1)
-def mnist_tensors() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MNIST as ``(train_images, train_labels, test_images, test_labels)``, read and verified
-    once per process for every model trained here (``fit`` never changes them)."""
-    return (*load_mnist("train"), *load_mnist("test"))
-
-
-def mnist_images() -> tuple[torch.Tensor, torch.Tensor]:
-    """The training and test images of :func:`mnist_tensors`, for models trained without labels."""
-    train_images, _, test_images, _ = mnist_tensors()
-    return train_images, test_images
-
-
-def mnist_recipe(loss: str, *, epochs: int, batch_size: int, lr: float, **extra) -> dict:
-    """The training part of a cache configuration: MNIST, Adam, shuffled batches, and ``extra``."""
-    return {"data": "mnist-train", "test": "mnist-test", "loss": loss, "optimizer": "adam",
-            "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "shuffle": True, **extra}
-
-
-def trained_on_mnist(
-    kind: str,
-    model_class: Callable[..., nn.Module],
-    config: dict,
-    *,
-    loss_fn: LossFn | None = None,
-    data: Callable[[], dict] | None = None,
-    init: Callable[[nn.Module], None] | None = None,
-    progress: bool = True,
-    desc: str | None = None,
-    cache: str | os.PathLike | None = None,
-) -> tuple[nn.Module, History]:
-    """``model_class(**config["model"])`` trained with :func:`fit` as ``config["recipe"]`` says, through the cache.
-
-    The shape every ``trained_*`` function of the package shares. ``data()`` returns fit's data
-    arguments (``train_images``, and optionally ``train_targets``, ``test_images``,
-    ``test_targets``); by default the MNIST training images, with the test images measured
-    after every epoch (a reconstruction task). ``init(model)``, when given, prepares the fresh
-    model before training (loads the weights it starts from, say). Everything ``data`` and
-    ``init`` do must be described in ``config``, since the configuration is the cache key.
-    """
-    recipe = config["recipe"]
-
-    def train(model: nn.Module) -> History:
-        if init is not None:
-            init(model)
-        if data is None:
-            train_images, test_images = mnist_images()
-            arrays = {"train_images": train_images, "test_images": test_images}
-        else:
-            arrays = data()
-        return fit(model, **arrays, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                   seed=config["seed"], loss_fn=loss_fn, progress=progress, desc=desc or kind)
-
-    return load_or_train(kind, config, lambda cfg: model_class(**cfg["model"]), train, cache=cache)
-
-
-def autoencoder_config(latent_dim: int, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.005,
-                       seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
-    """The cache configuration of an :class:`~ae_helpers.models.AutoEncoder` trained on MNIST."""
-    return {
-        "model": AutoEncoder(latent_dim=latent_dim, hidden=hidden).config(),
-        "recipe": mnist_recipe("mse", epochs=epochs, batch_size=batch_size, lr=lr),
-        "seed": int(seed),
-    }
-
-
-def trained_autoencoder(
-    latent_dim: int,
-    *,
-    epochs: int = 10,
-    batch_size: int = 256,
-    lr: float = 0.005,
-    seed: int = 42,
-    hidden: Sequence[int] = (128, 64),
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> tuple[AutoEncoder, History]:
-    """An autoencoder trained on MNIST with the book's recipe, and its history.
-
-    Loaded from the cache when this configuration was trained before, otherwise trained (on the
-    CPU, with a progress bar unless ``progress=False``, test MSE measured after every epoch)
-    and stored. The model is on the CPU, in eval mode.
-
-    >>> model, history = trained_autoencoder(2)          # doctest: +SKIP
-    >>> history.source, round(history.test_mse[-1], 3)   # doctest: +SKIP
-    ('cache', 0.04)
-    """
-    config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                hidden=hidden)
-    return trained_on_mnist("autoencoder", AutoEncoder, config, progress=progress,  # type: ignore[return-value]
-                            desc=f"autoencoder, latent {latent_dim}", cache=cache)

@@ -33,7 +33,7 @@ SWEEP_LATENTS = (2, 5, 10, 20, 50)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .cache import trained_autoencoder
+    from .recipes import trained_autoencoder
     from .data import load_mnist
     from .measure import evaluate_mse
 

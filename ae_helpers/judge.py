@@ -15,19 +15,15 @@ Uniform noise, never shown in training, then gets no confident answer at all.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import mnist_recipe, mnist_tensors, trained_on_mnist
 from .measure import apply_in_batches
 from .models import mlp
-from .training import History
 
 __all__ = [
     "Classifier",
@@ -37,13 +33,11 @@ __all__ = [
     "judge_accuracy",
     "DigitLikeness",
     "digit_likeness",
-    "JUDGE_RECIPE",
-    "judge_config",
-    "trained_judge",
+    "OUTLIER_WEIGHT",
 ]
 
-#: The judge's training recipe (Adam, :func:`judge_loss`): about 97.7% test accuracy in 5 epochs, a few seconds.
-JUDGE_RECIPE = {"epochs": 5, "batch_size": 256, "lr": 2e-3, "seed": 42, "outlier_weight": 0.5}
+#: The weight of :func:`judge_loss`'s "unsure about non-digits" term in the book's judge.
+OUTLIER_WEIGHT = 0.5
 
 
 class Classifier(nn.Module):
@@ -83,7 +77,7 @@ def classifier_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None)
 
 
 def judge_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None, *,
-               outlier_weight: float = JUDGE_RECIPE["outlier_weight"]) -> torch.Tensor:
+               outlier_weight: float = OUTLIER_WEIGHT) -> torch.Tensor:
     """Cross-entropy on the digits plus ``outlier_weight`` times an "unsure about non-digits" term.
 
     In training mode, the first half of the batch is copied with its pixels shuffled (one
@@ -168,48 +162,3 @@ def digit_likeness(judge: nn.Module, images: torch.Tensor, *, threshold: float =
     return DigitLikeness(confident=float((top >= threshold).double().mean()),
                          class_entropy=max(0.0, entropy), counts=tuple(int(c) for c in counts),
                          threshold=float(threshold), n=len(pred))
-
-
-
-def judge_config(*, epochs: int = JUDGE_RECIPE["epochs"], batch_size: int = JUDGE_RECIPE["batch_size"],
-                 lr: float = JUDGE_RECIPE["lr"], seed: int = JUDGE_RECIPE["seed"],
-                 outlier_weight: float = JUDGE_RECIPE["outlier_weight"],
-                 hidden: Sequence[int] = (256,)) -> dict:
-    """The cache configuration of the judge :class:`Classifier` trained on MNIST."""
-    return {
-        "model": Classifier(hidden=hidden).config(),
-        "recipe": mnist_recipe("cross-entropy+outlier-exposure", outlier_weight=float(outlier_weight),
-                               epochs=epochs, batch_size=batch_size, lr=lr),
-        "seed": int(seed),
-    }
-
-
-def _labelled_mnist() -> dict:
-    x_train, y_train, x_test, y_test = mnist_tensors()
-    return {"train_images": x_train, "train_targets": y_train, "test_images": x_test, "test_targets": y_test}
-
-
-def trained_judge(
-    *,
-    epochs: int = JUDGE_RECIPE["epochs"],
-    batch_size: int = JUDGE_RECIPE["batch_size"],
-    lr: float = JUDGE_RECIPE["lr"],
-    seed: int = JUDGE_RECIPE["seed"],
-    outlier_weight: float = JUDGE_RECIPE["outlier_weight"],
-    hidden: Sequence[int] = (256,),
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> tuple[Classifier, History]:
-    """The judge: a :class:`Classifier` trained on the MNIST training set, through the model cache.
-
-    Trained with :func:`~ae_helpers.training.fit` and :func:`judge_loss` when not cached;
-    ``history.test_losses`` holds the test cross-entropy after each epoch. The model is on the
-    CPU, in eval mode. Check it with ``judge_accuracy(judge, test_images, test_labels)``.
-    """
-    if outlier_weight < 0:
-        raise ValueError(f"outlier_weight must be non-negative, got {outlier_weight}")
-    config = judge_config(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                          outlier_weight=outlier_weight, hidden=hidden)
-    return trained_on_mnist("judge", Classifier, config,  # type: ignore[return-value]
-                            loss_fn=partial(judge_loss, outlier_weight=config["recipe"]["outlier_weight"]),
-                            data=_labelled_mnist, progress=progress, desc="judge", cache=cache)

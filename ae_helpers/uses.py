@@ -2,10 +2,12 @@
 
 Three uses of an autoencoder, each measured against a baseline on the same data:
 
-- **Denoising**: :func:`add_noise` corrupts images (Gaussian noise or masked pixels),
-  :func:`trained_denoiser` is an autoencoder trained on corrupted inputs with clean targets.
-- **Spotting the unusual**: :func:`trained_autoencoder_without` never sees some digits;
-  :func:`unusual_inputs` makes inputs that are no digit (noise, inverted or rotated digits).
+- **Denoising**: :func:`add_noise` and :func:`mixed_noise` corrupt images (Gaussian noise or
+  masked pixels); the denoiser trained on them is one of the book's recipes
+  (``trained_denoiser`` in :mod:`ae_helpers.recipes`).
+- **Spotting the unusual**: :func:`unusual_inputs` makes inputs that are no digit (noise,
+  inverted or rotated digits); the models that never see some digits are
+  ``trained_autoencoder_without`` (:mod:`ae_helpers.recipes`).
   Scoring them (reconstruction errors) and saying how well a score separates the unusual
   from the normal (ROC, AUC) is measuring: :mod:`ae_helpers.measure`.
 - **Finding neighbours**: :func:`nearest_neighbours` and :func:`knn_accuracy` in any
@@ -15,24 +17,16 @@ Nearest-neighbour search and k-NN classification are scikit-learn's (``NearestNe
 ``KNeighborsClassifier``): it does them well and is tested far beyond what this book could
 do, so they are called here rather than written again. The functions below only convert
 the book's tensors and name the conventions (which distance, how the vote is taken).
-
-The models go through the model cache (:func:`ae_helpers.cache.trained_on_mnist`) like every
-other model of the book, each kind with its own configuration.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
-from .cache import autoencoder_config, mnist_tensors, trained_autoencoder, trained_on_mnist
 from .measure import as_numpy
-from .models import AutoEncoder
-from .training import History
 
 __all__ = [
     "NOISE_KINDS",
@@ -40,10 +34,6 @@ __all__ = [
     "add_noise",
     "mixed_noise",
     "unusual_inputs",
-    "denoiser_config",
-    "trained_denoiser",
-    "autoencoder_without_config",
-    "trained_autoencoder_without",
     "nearest_neighbours",
     "knn_accuracy",
 ]
@@ -135,134 +125,6 @@ def unusual_inputs(images: torch.Tensor, kind: str, *, seed: int = 0) -> torch.T
     if kind == "rotated180":
         return torch.rot90(x, 2, dims=(2, 3)).contiguous()
     raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(UNUSUAL_KINDS)}")
-
-
-# --------------------------------------------------------------------------- cached models
-
-
-def _noise_list(noises: Sequence[tuple[str, float]]) -> list[list]:
-    out = []
-    for kind, level in noises:
-        if kind not in NOISE_KINDS:
-            raise ValueError(f"unknown noise kind {kind!r}; choose one of {sorted(NOISE_KINDS)}")
-        out.append([str(kind), float(level)])
-    if not out:
-        raise ValueError("noises is empty: pass e.g. [('gaussian', 0.5), ('mask', 0.5)]")
-    return out
-
-
-def denoiser_config(latent_dim: int = 50, *, noises: Sequence[tuple[str, float]] = (("gaussian", 0.5), ("mask", 0.5)),
-                    noise_seed: int = 0, epochs: int = 1, from_autoencoder: bool = True, batch_size: int = 256,
-                    lr: float = 0.005, seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
-    """The cache configuration of a denoising autoencoder (see :func:`trained_denoiser`).
-
-    With ``from_autoencoder``, ``recipe["start"]`` is the configuration of the plain
-    autoencoder it starts from (so the key changes when that model does), else ``"random"``.
-    """
-    config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden)
-    start = autoencoder_config(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden) \
-        if from_autoencoder else "random"
-    config["recipe"].update({"data": "mnist-train-mixed-noise", "targets": "clean",
-                             "noises": _noise_list(noises), "noise_seed": int(noise_seed), "start": start})
-    return config
-
-
-def trained_denoiser(
-    latent_dim: int = 50,
-    *,
-    noises: Sequence[tuple[str, float]] = (("gaussian", 0.5), ("mask", 0.5)),
-    noise_seed: int = 0,
-    epochs: int = 1,
-    from_autoencoder: bool = True,
-    batch_size: int = 256,
-    lr: float = 0.005,
-    seed: int = 42,
-    hidden: Sequence[int] = (128, 64),
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> tuple[AutoEncoder, History]:
-    """A denoising autoencoder: the book's model trained on corrupted images with clean targets.
-
-    The training images are corrupted once by :func:`mixed_noise` (each image gets one of
-    ``noises``, seeded by ``noise_seed``), and the model learns to output the clean image.
-    With ``from_autoencoder`` (the default) training starts from the weights of the plain
-    autoencoder of the same size, :func:`~ae_helpers.cache.trained_autoencoder` (10 epochs of
-    the book's recipe; loaded from the cache or trained first), and ``epochs`` more epochs on
-    corrupted images follow; otherwise it starts from random weights.
-    ``history.test_losses`` is the MSE between the model's output for the test images,
-    corrupted the same way (seed ``noise_seed + 1``), and the clean test images. Cached like
-    :func:`~ae_helpers.cache.trained_autoencoder`; the model is on the CPU, in eval mode.
-    """
-    config = denoiser_config(latent_dim, noises=noises, noise_seed=noise_seed, epochs=epochs,
-                             from_autoencoder=from_autoencoder, batch_size=batch_size, lr=lr, seed=seed,
-                             hidden=hidden)
-    recipe = config["recipe"]
-
-    def start_from_autoencoder(model: nn.Module) -> None:
-        start, _ = trained_autoencoder(latent_dim, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden,
-                                       progress=progress, cache=cache)
-        model.load_state_dict(start.state_dict())
-
-    def noisy_mnist() -> dict:
-        train_images, _, test_images, _ = mnist_tensors()
-        return {"train_images": mixed_noise(train_images, recipe["noises"], seed=recipe["noise_seed"]),
-                "train_targets": train_images.reshape(len(train_images), -1),
-                "test_images": mixed_noise(test_images, recipe["noises"], seed=recipe["noise_seed"] + 1),
-                "test_targets": test_images.reshape(len(test_images), -1)}
-
-    return trained_on_mnist("denoiser", AutoEncoder, config, data=noisy_mnist,  # type: ignore[return-value]
-                            init=start_from_autoencoder if from_autoencoder else None,
-                            progress=progress, desc=f"denoiser, latent {latent_dim}", cache=cache)
-
-
-def _digits(digits: int | Sequence[int]) -> list[int]:
-    values = [digits] if isinstance(digits, (int, np.integer)) else list(digits)
-    if not values or any(isinstance(d, bool) or not 0 <= int(d) <= 9 for d in values):
-        raise ValueError(f"digits must be one or more of 0-9, got {digits!r}")
-    return sorted({int(d) for d in values})
-
-
-def autoencoder_without_config(digits: int | Sequence[int], latent_dim: int = 10, *, epochs: int = 3,
-                               batch_size: int = 256, lr: float = 0.005, seed: int = 42,
-                               hidden: Sequence[int] = (128, 64)) -> dict:
-    """The cache configuration of an autoencoder trained without ``digits`` (see
-    :func:`trained_autoencoder_without`)."""
-    config = autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, hidden=hidden)
-    config["recipe"].update({"data": "mnist-train-without", "test": "mnist-test-without",
-                             "without": _digits(digits)})
-    return config
-
-
-def trained_autoencoder_without(
-    digits: int | Sequence[int],
-    latent_dim: int = 10,
-    *,
-    epochs: int = 3,
-    batch_size: int = 256,
-    lr: float = 0.005,
-    seed: int = 42,
-    hidden: Sequence[int] = (128, 64),
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> tuple[AutoEncoder, History]:
-    """An autoencoder trained with the book's recipe on every training image except ``digits``.
-
-    ``digits`` is one digit or a list of them. ``history.test_mse`` is measured on the test
-    images of the remaining digits (the "normal" ones). Cached like
-    :func:`~ae_helpers.cache.trained_autoencoder`; the model is on the CPU, in eval mode.
-    """
-    config = autoencoder_without_config(digits, latent_dim, epochs=epochs, batch_size=batch_size, lr=lr,
-                                        seed=seed, hidden=hidden)
-    held_out = torch.tensor(config["recipe"]["without"])
-
-    def mnist_without() -> dict:
-        train_images, train_labels, test_images, test_labels = mnist_tensors()
-        return {"train_images": train_images[~torch.isin(train_labels, held_out)],
-                "test_images": test_images[~torch.isin(test_labels, held_out)]}
-
-    return trained_on_mnist("autoencoder-without", AutoEncoder, config, data=mnist_without,  # type: ignore[return-value]
-                            progress=progress, cache=cache,
-                            desc=f"autoencoder without {','.join(map(str, held_out.tolist()))}, latent {latent_dim}")
 
 
 # --------------------------------------------------------------------------- neighbours

@@ -15,19 +15,15 @@ average digit.
 
 from __future__ import annotations
 
-import os
-from functools import partial
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import mnist_recipe, trained_on_mnist
 from .latent import decode_all
 from .measure import batch_results
 from .models import AutoEncoder, check_codes, flatten_images, mlp
-from .training import History
 
 __all__ = [
     "VAE",
@@ -37,12 +33,9 @@ __all__ = [
     "sample_vae",
     "VAE_LR",
     "VAE_BETA",
-    "vae_config",
-    "trained_vae",
+    "BCE_LOSS_NAME",
     "elbo_terms",
     "bce_autoencoder_loss",
-    "bce_autoencoder_config",
-    "trained_bce_autoencoder",
 ]
 
 #: The learning rate the book uses for VAEs, chosen by measurement: with the plain
@@ -202,49 +195,6 @@ def sample_vae(model: VAE, n: int, *, seed: int = 0, batch_size: int = 2048) -> 
     return decode_all(model, z, batch_size=batch_size)
 
 
-def vae_config(latent_dim: int, *, beta: float = VAE_BETA, epochs: int = 10, batch_size: int = 256,
-               lr: float = VAE_LR, seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
-    """The cache configuration of a :class:`VAE` trained on MNIST with :func:`vae_loss`."""
-    return {
-        "model": VAE(latent_dim=latent_dim, hidden=hidden).config(),
-        "recipe": mnist_recipe(f"{BCE_LOSS_NAME}+beta*kl", beta=float(beta), epochs=epochs,
-                               batch_size=batch_size, lr=lr),
-        "seed": int(seed),
-    }
-
-
-def trained_vae(
-    latent_dim: int,
-    *,
-    beta: float = VAE_BETA,
-    epochs: int = 10,
-    batch_size: int = 256,
-    lr: float = VAE_LR,
-    seed: int = 42,
-    hidden: Sequence[int] = (128, 64),
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> tuple[VAE, History]:
-    """A VAE trained on MNIST with :func:`vae_loss`, and its history, through the model cache.
-
-    Loaded when this configuration was trained before, otherwise trained with
-    :func:`~ae_helpers.training.fit` (CPU, progress bar unless ``progress=False``) and stored.
-    ``history.test_losses`` is the loss per image on the test set (nats, decoded from the
-    mean code) and ``history.test_mse`` the per-pixel MSE, comparable with a plain
-    autoencoder's. The learning rate defaults to :data:`VAE_LR` (1e-3): with the plain
-    autoencoder's 0.005 the latent-50 VAE (10 epochs, seed 42) ended with a higher test loss
-    (118.6 against 112.2 nats per image) and test MSE (0.024 against 0.019).
-
-    >>> model, history = trained_vae(2)          # doctest: +SKIP
-    """
-    if beta < 0:
-        raise ValueError(f"beta must be non-negative, got {beta}")
-    config = vae_config(latent_dim, beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                        hidden=hidden)
-    return trained_on_mnist("vae", VAE, config, loss_fn=partial(vae_loss, beta=config["recipe"]["beta"]),  # type: ignore[return-value]
-                            progress=progress, desc=f"VAE, latent {latent_dim}", cache=cache)
-
-
 def elbo_terms(model: VAE, images: torch.Tensor, *, seed: int = 0, batch_size: int = 2048
                ) -> tuple[float, float]:
     """``(reconstruction, kl)``: the two terms of the negative ELBO on ``images``, nats per image.
@@ -285,41 +235,3 @@ def bce_autoencoder_loss(model: AutoEncoder, xb: torch.Tensor, yb: torch.Tensor 
     z = model.encode(xb)
     logits = model.decoder[:-1](z)  # the decoder without its final sigmoid
     return reconstruction_nll(logits, xb)
-
-
-def bce_autoencoder_config(latent_dim: int, *, epochs: int = 10, batch_size: int = 256, lr: float = VAE_LR,
-                           seed: int = 42, hidden: Sequence[int] = (128, 64)) -> dict:
-    """The cache configuration of the control: an :class:`~ae_helpers.models.AutoEncoder` trained
-    with :func:`bce_autoencoder_loss` at the VAE's learning rate."""
-    return {
-        "model": AutoEncoder(latent_dim=latent_dim, hidden=hidden).config(),
-        "recipe": mnist_recipe(BCE_LOSS_NAME, epochs=epochs, batch_size=batch_size, lr=lr),
-        "seed": int(seed),
-    }
-
-
-def trained_bce_autoencoder(
-    latent_dim: int,
-    *,
-    epochs: int = 10,
-    batch_size: int = 256,
-    lr: float = VAE_LR,
-    seed: int = 42,
-    hidden: Sequence[int] = (128, 64),
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> tuple[AutoEncoder, History]:
-    """The control for the VAE: the plain autoencoder trained with the VAE's loss and learning
-    rate, minus the KL term, through the model cache.
-
-    The network is the plain :class:`~ae_helpers.models.AutoEncoder` (whose layers are the
-    VAE's mean path), the loss :func:`bce_autoencoder_loss` (the VAE's reconstruction term,
-    BCE summed per image) and the learning rate :data:`VAE_LR`. It differs from the plain
-    autoencoder only in loss and learning rate, and from the VAE only in the KL term and the
-    sampled codes. ``history.test_mse`` is the per-pixel test MSE, comparable with both.
-    """
-    config = bce_autoencoder_config(latent_dim, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                    hidden=hidden)
-    return trained_on_mnist("autoencoder-bce", AutoEncoder, config, loss_fn=bce_autoencoder_loss,  # type: ignore[return-value]
-                            progress=progress, cache=cache,
-                            desc=f"control (autoencoder, BCE, lr {config['recipe']['lr']:g}), latent {latent_dim}")

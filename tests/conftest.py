@@ -36,6 +36,16 @@ def mnist_test_small() -> tuple[torch.Tensor, torch.Tensor]:
     return x[:1000].clone(), y[:1000].clone()
 
 
+@pytest.fixture
+def small_mnist(monkeypatch, mnist_train_small, mnist_test_small):
+    """The book's recipes (ae_helpers.recipes) train on ``mnist_train_small`` and test on
+    ``mnist_test_small`` instead of all of MNIST: the same path through the cache, in seconds."""
+    from ae_helpers import recipes
+
+    monkeypatch.setattr(recipes, "mnist_tensors", lambda: (*mnist_train_small, *mnist_test_small))
+    return mnist_train_small, mnist_test_small
+
+
 def _train_small(images: torch.Tensor, latent_dim: int, *, epochs: int = 1, seed: int = 0):
     """An AutoEncoder trained briefly with the book's recipe through ``fit``; returns (model, History)."""
     seed_everything(seed)

@@ -8,16 +8,9 @@ import torch
 from torch import nn
 
 from ae_helpers import cache as cache_mod
-from ae_helpers.cache import (
-    CACHE_FORMAT_VERSION,
-    autoencoder_config,
-    cache_key,
-    cache_path,
-    load_or_train,
-    trained_autoencoder,
-)
+from ae_helpers.cache import CACHE_FORMAT_VERSION, cache_key, cache_path, load_or_train
 from ae_helpers.models import AutoEncoder
-from ae_helpers.training import History, fit
+from ae_helpers.training import fit
 
 
 @pytest.fixture(autouse=True)
@@ -233,20 +226,3 @@ def test_config_must_be_plain_and_seeded(tiny):
         tiny({"seed": 1, "model": object()})
     with pytest.raises(ValueError, match="kind"):
         cache_path("../escape", {"seed": 1})
-
-
-def test_trained_autoencoder_uses_the_recipe(monkeypatch, mnist_train_small, mnist_test_small, cache_folder):
-    # a small stand-in for the full data set keeps the test fast; the path through the cache is the real one
-    monkeypatch.setattr(cache_mod, "mnist_images", lambda: (mnist_train_small[0][:1024], mnist_test_small[0][:200]))
-    model, history = trained_autoencoder(4, epochs=2, hidden=(32, 16), progress=False)
-    assert isinstance(model, AutoEncoder) and model.latent_dim == 4 and model.hidden == (32, 16)
-    assert history.batches_per_epoch == 4 and len(history.test_mse) == 2 and history.source == "trained"
-    assert not model.training
-    again, cached = trained_autoencoder(4, epochs=2, hidden=(32, 16), progress=False)
-    assert cached.source == "cache" and cached == history
-    assert torch.equal(again.decoder[-2].weight, model.decoder[-2].weight)
-    config = autoencoder_config(4, epochs=2, hidden=(32, 16))
-    assert config["recipe"]["lr"] == 0.005 and config["recipe"]["batch_size"] == 256 and config["seed"] == 42
-    assert _files(cache_folder) == [cache_path("autoencoder", config).name]
-    _, other = trained_autoencoder(4, epochs=2, hidden=(32, 16), seed=1, progress=False)
-    assert other.source == "trained"

@@ -17,8 +17,8 @@ from ae_helpers.judge import (
     judge_accuracy,
     judge_loss,
     predict_proba,
-    trained_judge,
 )
+from ae_helpers.recipes import trained_judge
 from ae_helpers.training import fit, seed_everything
 
 
@@ -140,20 +140,3 @@ def test_score_is_one_for_confidently_right_digits_and_low_for_noise(judge, test
     noise = digit_likeness(judge, torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
     assert noise.confident < 0.05
     assert noise.class_entropy < 1.0
-
-
-def test_trained_judge_goes_through_the_cache(tmp_path, monkeypatch):
-    import ae_helpers.judge as judge_module
-
-    x, y = load_mnist("train")
-    xt, yt = load_mnist("test")
-    # the wiring, on a subset so that it takes seconds (the book's judge trains on all of MNIST)
-    monkeypatch.setattr(judge_module, "mnist_tensors", lambda: (x[:1000], y[:1000], xt[:500], yt[:500]))
-    model, history = trained_judge(epochs=2, progress=False, cache=tmp_path)
-    assert history.source == "trained" and len(history.test_losses) == 2 and not history.test_mse
-    assert len(list(tmp_path.glob("judge-*.pt"))) == 1
-    again, cached = trained_judge(epochs=2, progress=False, cache=tmp_path)
-    assert cached.source == "cache"
-    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
-    with pytest.raises(ValueError, match="outlier_weight"):
-        trained_judge(outlier_weight=-1.0, cache=tmp_path)

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-import ae_helpers.cache as cache_module
-from ae_helpers import uses
 from ae_helpers.latent import encode_all
 from ae_helpers.measure import anomaly_auc, per_image_mse, reconstruct_all, reconstruction_errors, roc_points
 from ae_helpers.uses import (
@@ -19,8 +17,6 @@ from ae_helpers.uses import (
     knn_accuracy,
     mixed_noise,
     nearest_neighbours,
-    trained_autoencoder_without,
-    trained_denoiser,
     unusual_inputs,
 )
 
@@ -199,83 +195,3 @@ def test_knn_on_codes_of_a_trained_model(trained_ae_2d, mnist_train_small, mnist
     accuracy = knn_accuracy(encode_all(trained_ae_2d, xtr), ytr, encode_all(trained_ae_2d, xte), yte, k=5)
     # this model had one epoch on 4,000 images (26% here): twice chance, far below all 784 pixels
     assert 0.2 < accuracy < knn_accuracy(xtr, ytr, xte, yte, k=5) - 0.3
-
-
-# --------------------------------------------------------------------------- cached models
-
-
-@pytest.fixture
-def small_mnist(monkeypatch, mnist_train_small, mnist_test_small):
-    """Make the cached trainers see 4,000 training and 1,000 test images instead of all of MNIST."""
-    monkeypatch.setattr(uses, "mnist_tensors", lambda: (*mnist_train_small, *mnist_test_small))
-    monkeypatch.setattr(cache_module, "mnist_images", lambda: (mnist_train_small[0], mnist_test_small[0]))
-    return mnist_train_small, mnist_test_small
-
-
-def test_trained_denoiser_learns_to_remove_noise_and_is_cached(small_mnist, tmp_path):
-    _, (xte, _) = small_mnist
-    model, history = trained_denoiser(10, epochs=2, from_autoencoder=False, progress=False, cache=tmp_path)
-    assert history.source == "trained" and len(history.test_losses) == 2
-    assert [p.name.split("-")[0] for p in tmp_path.glob("*.pt")] == ["denoiser"], "no plain autoencoder needed"
-    noisy = add_noise(xte, "gaussian", 0.5, seed=1)
-    noisy_mse = per_image_mse(noisy, xte).mean()
-    denoised_mse = per_image_mse(reconstruct_all(model, noisy), xte).mean()
-    assert denoised_mse < 0.6 * noisy_mse, (denoised_mse, noisy_mse)
-    again, cached = trained_denoiser(10, epochs=2, from_autoencoder=False, progress=False, cache=tmp_path)
-    assert cached.source == "cache" and cached.test_losses == history.test_losses
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
-    other, fresh = trained_denoiser(10, epochs=2, from_autoencoder=False, noises=[("mask", 0.5)], progress=False,
-                                    cache=tmp_path)
-    assert fresh.source == "trained" and len(list(tmp_path.glob("*.pt"))) == 2
-    with pytest.raises(ValueError, match="unknown noise kind"):
-        trained_denoiser(10, noises=[("blur", 1.0)], cache=tmp_path)
-
-
-def test_trained_denoiser_starts_from_the_plain_autoencoder(small_mnist, tmp_path):
-    from ae_helpers.cache import trained_autoencoder
-
-    _, (xte, _) = small_mnist
-    unchanged, _ = trained_denoiser(10, epochs=0, progress=False, cache=tmp_path)
-    plain, plain_history = trained_autoencoder(10, progress=False, cache=tmp_path)
-    assert plain_history.source == "cache", "the denoiser trained (and stored) the plain autoencoder first"
-    assert all(torch.equal(a, b) for a, b in zip(unchanged.state_dict().values(), plain.state_dict().values()))
-    model, history = trained_denoiser(10, epochs=3, progress=False, cache=tmp_path)
-    noisy = add_noise(xte, "mask", 0.5, seed=1)
-    plain_mse = per_image_mse(reconstruct_all(plain, noisy), xte).mean()
-    assert per_image_mse(reconstruct_all(model, noisy), xte).mean() < 0.8 * plain_mse, \
-        "a few epochs on noisy inputs make the plain autoencoder a better denoiser"
-
-
-def test_denoiser_config_differs_from_the_plain_autoencoders():
-    from ae_helpers.cache import autoencoder_config, cache_key
-
-    config = uses.denoiser_config(50)
-    assert config["recipe"]["noises"] == [["gaussian", 0.5], ["mask", 0.5]]
-    assert config["model"] == autoencoder_config(50)["model"]
-    assert config["recipe"]["start"] == autoencoder_config(50), "the key covers the model it starts from"
-    assert uses.denoiser_config(50, from_autoencoder=False)["recipe"]["start"] == "random"
-    assert cache_key("denoiser", config) != cache_key("denoiser", uses.denoiser_config(50, noise_seed=1))
-
-
-def test_trained_autoencoder_without_never_sees_the_digit(small_mnist, tmp_path, monkeypatch):
-    (xtr, ytr), (xte, yte) = small_mnist
-    seen = []
-    real_fit = cache_module.fit
-
-    def spy(model, train_images, **kwargs):
-        seen.append((train_images, kwargs["test_images"]))
-        return real_fit(model, train_images, **kwargs)
-
-    monkeypatch.setattr(cache_module, "fit", spy)  # trained_on_mnist's call
-    model, history = trained_autoencoder_without(8, epochs=2, progress=False, cache=tmp_path)
-    (train_seen, test_seen), = seen
-    assert len(train_seen) == int((ytr != 8).sum()) and len(test_seen) == int((yte != 8).sum())
-    assert history.source == "trained" and len(history.test_mse) == 2
-    again, cached = trained_autoencoder_without([8], epochs=2, progress=False, cache=tmp_path)
-    assert cached.source == "cache" and len(seen) == 1, "an int and a one-element list are the same model"
-    trained_autoencoder_without([8, 3], epochs=2, progress=False, cache=tmp_path)
-    assert len(seen) == 2 and len(seen[1][0]) == int(((ytr != 8) & (ytr != 3)).sum())
-    with pytest.raises(ValueError, match="digits must be"):
-        trained_autoencoder_without(10, cache=tmp_path)
-    with pytest.raises(ValueError, match="digits must be"):
-        trained_autoencoder_without([], cache=tmp_path)

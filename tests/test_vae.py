@@ -8,10 +8,8 @@ from functools import partial
 import pytest
 import torch
 
-import ae_helpers.cache as cache_module
 from ae_helpers.data import load_mnist
 from ae_helpers.latent import encode_all
-from ae_helpers.measure import evaluate_mse
 from ae_helpers.training import TrainingDiverged, evaluate_loss, fit, seed_everything
 from ae_helpers.models import AutoEncoder
 from ae_helpers.vae import (
@@ -21,8 +19,6 @@ from ae_helpers.vae import (
     kl_divergence,
     reconstruction_nll,
     sample_vae,
-    trained_bce_autoencoder,
-    trained_vae,
     vae_loss,
 )
 
@@ -226,24 +222,6 @@ def test_latent_tools_use_the_mean_code(subset):
         assert torch.allclose(codes, model.encode_distribution(subset[:50])[0])
 
 
-def test_trained_vae_goes_through_the_cache(tmp_path, monkeypatch, subset):
-    # the wiring, on a subset so that it takes seconds (the chapter trains on all of MNIST)
-    test_images = load_mnist("test")[0][:500]
-    monkeypatch.setattr(cache_module, "mnist_images", lambda: (subset[:1000], test_images))
-    model, history = trained_vae(2, epochs=1, progress=False, cache=tmp_path)
-    assert history.source == "trained"
-    assert len(list(tmp_path.glob("vae-*.pt"))) == 1
-    assert len(history.test_mse) == 1 and len(history.test_losses) == 1
-    assert history.test_mse[0] == pytest.approx(evaluate_mse(model, test_images), rel=1e-6)
-    again, cached = trained_vae(2, epochs=1, progress=False, cache=tmp_path)
-    assert cached.source == "cache" and isinstance(again, VAE)
-    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
-    other, fresh = trained_vae(2, epochs=1, beta=0.5, progress=False, cache=tmp_path)
-    assert fresh.source == "trained", "beta is part of the cache key"
-    with pytest.raises(ValueError, match="beta"):
-        trained_vae(2, beta=-1.0, cache=tmp_path)
-
-
 def test_a_far_too_high_learning_rate_stops_training(subset):
     # lr 100 made the loss NaN within two epochs for each of the seeds 0-4 tried
     seed_everything(0)
@@ -284,18 +262,3 @@ def test_the_control_loss_is_the_vaes_reconstruction_term_on_a_plain_autoencoder
     model.encoder[4].load_state_dict(vae.mean_head.state_dict())
     model.decoder.load_state_dict(vae.decoder.state_dict())
     assert float(bce_autoencoder_loss(model, xb)) == pytest.approx(float(vae_loss(vae, xb, beta=0.0)), rel=1e-6)
-
-
-def test_trained_bce_autoencoder_goes_through_the_cache(tmp_path, monkeypatch, subset):
-    test_images = load_mnist("test")[0][:500]
-    monkeypatch.setattr(cache_module, "mnist_images", lambda: (subset[:1000], test_images))
-    model, history = trained_bce_autoencoder(3, epochs=2, progress=False, cache=tmp_path)
-    assert isinstance(model, AutoEncoder) and history.source == "trained"
-    assert len(list(tmp_path.glob("autoencoder-bce-*.pt"))) == 1
-    assert len(history.test_mse) == 2 and history.test_losses[-1] < history.test_losses[0]
-    assert history.test_mse[-1] == pytest.approx(evaluate_mse(model, test_images), rel=1e-6)
-    again, cached = trained_bce_autoencoder(3, epochs=2, progress=False, cache=tmp_path)
-    assert cached.source == "cache"
-    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
-    _, other = trained_bce_autoencoder(3, epochs=2, lr=5e-3, progress=False, cache=tmp_path)
-    assert other.source == "trained", "the learning rate is part of the cache key"
