@@ -12,9 +12,8 @@ from .data import (
     load_mnist,
     mnist_raw_dir,
     read_idx,
-    time_batches,
-    torchvision_loader,
 )
+from .timing import time_batches, torchvision_loader
 from .cache import CACHE_FORMAT_VERSION, load_or_train
 from .models import AutoEncoder
 from .devices import pick_device

@@ -4,8 +4,9 @@
 (``root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``) and checks each against a
 known SHA-256 digest. ``load_mnist`` reads a whole split into one tensor, which is what the
 book trains on: at 60,000 x 784 float32 values (188 MB) the training set fits in memory with
-room to spare, and slicing batches out of one tensor is several times faster than a
-``DataLoader`` that converts images one by one.
+room to spare, and slicing batches out of one tensor (``iterate_batches``) is several times
+faster than a ``DataLoader`` that converts images one by one (:mod:`ae_helpers.timing` times
+the two side by side).
 
 Sources, tried in this order by ``source="auto"``:
 
@@ -32,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +55,7 @@ __all__ = [
     "sha256_file",
     "mnist_raw_dir",
     "iterate_batches",
-    "torchvision_loader",
-    "time_batches",
+    "SPLITS",
 ]
 
 #: SHA-256 digests of the four uncompressed MNIST files.
@@ -76,6 +75,9 @@ MIRROR_MEMBER = "mnist/data/mnist.pkl.gz"
 MIRROR_MEMBER_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+#: The two splits :func:`load_mnist` reads.
+SPLITS = tuple(_SPLIT_PREFIX)
 
 # idx type codes -> numpy dtypes (the format stores numbers big-endian)
 _IDX_DTYPES = {
@@ -399,7 +401,7 @@ def load_mnist(
     >>> images.shape, labels[:5]                     # doctest: +SKIP
     (torch.Size([10000, 1, 28, 28]), tensor([7, 2, 1, 0, 4]))
     """
-    if split not in _SPLIT_PREFIX:
+    if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     prefix = _SPLIT_PREFIX[split]
     names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
@@ -452,53 +454,3 @@ def iterate_batches(
             yield images[index]
         else:
             yield images[index], labels[index]
-
-
-def torchvision_loader(
-    split: str = "train",
-    batch_size: int = 256,
-    *,
-    root: str | os.PathLike | None = None,
-    limit: int | None = None,
-) -> torch.utils.data.DataLoader:
-    """MNIST the way most tutorials load it: torchvision's dataset, ``ToTensor`` and a ``DataLoader``.
-
-    Every batch is built image by image (decode to PIL, convert, scale, stack), which is
-    what makes it slow next to :func:`iterate_batches`. ``limit`` keeps the first
-    ``limit`` images, for quick timings. The files must already be fetched.
-    """
-    from torchvision import datasets, transforms  # imported here: only this comparison needs it
-
-    if split not in _SPLIT_PREFIX:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    fetch_mnist(root, source="present")
-    dataset = datasets.MNIST(root=str(root if root is not None else data_dir()), train=split == "train",
-                             download=False, transform=transforms.ToTensor())
-    if limit is not None:
-        dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-
-
-def time_batches(batches, *, threads: int | None = 1) -> float:
-    """Seconds taken to produce every batch of an iterable (each batch is read once, summed).
-
-    Accepts batches of images or ``(images, labels)`` pairs, as :func:`iterate_batches` and
-    a ``DataLoader`` yield them. Only for comparisons made on the same machine, side by side.
-
-    ``threads`` sets PyTorch's thread count while timing (restored afterwards; ``None``
-    leaves it alone). One thread is the fair default: a ``DataLoader`` builds its batches
-    image by image in one thread anyway, and tiny multi-threaded tensor operations can be
-    tens of times slower when another program is busy on the same cores.
-    """
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        start = time.perf_counter()
-        total = 0.0
-        for batch in batches:
-            images = batch[0] if isinstance(batch, (tuple, list)) else batch
-            total += float(images.sum())
-        return time.perf_counter() - start
-    finally:
-        torch.set_num_threads(previous)

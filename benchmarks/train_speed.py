@@ -40,8 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ae_helpers.data import load_mnist, torchvision_loader
+from ae_helpers.data import load_mnist
 from ae_helpers.models import AutoEncoder
+from ae_helpers.timing import torchvision_loader
 from ae_helpers import training, vae
 from ae_helpers.training import fit, seed_everything
 

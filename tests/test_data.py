@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import pickle
 import shutil
@@ -334,26 +333,3 @@ def test_iterate_batches_covers_everything_once():
     assert torch.equal(torch.cat([b[1] for b in shuffled]).float(), xs.squeeze(1))
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         next(D.iterate_batches(x, 0))
-
-
-@needs_mnist
-def test_torchvision_loader_gives_the_same_pixels():
-    loader = D.torchvision_loader("test", batch_size=8, limit=20)
-    batches = list(loader)
-    assert [len(b[0]) for b in batches] == [8, 8, 4]
-    x, y = D.load_mnist("test")
-    assert torch.equal(batches[0][0], x[:8]) and torch.equal(batches[0][1], y[:8])
-
-
-def test_time_batches_consumes_every_batch():
-    seen = []
-
-    def gen():
-        for i in range(3):
-            seen.append(i)
-            yield (torch.ones(2, 2), torch.zeros(2)) if i else torch.ones(2, 2)
-
-    before = torch.get_num_threads()
-    seconds = D.time_batches(gen())
-    assert seen == [0, 1, 2] and seconds >= 0.0
-    assert torch.get_num_threads() == before
