@@ -24,15 +24,15 @@ BOOK_STAMP := _build/.html-build-ok
 
 .PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 notebooks spread lab bench book-time clean distclean
 
-# Before anything long: the browser tests need a Chromium or Chrome (tests/browsers.py says where it
+# Before anything long: the browser tests need a Chromium or Chrome (tools/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
 # when we are root with apt-get; otherwise `make test` stops here with one line naming the fix.
 # `make book` only tries to install npm: without it the book still builds, with CDN scripts.
 prereqs:
-	@$(PYTHON) tests/browsers.py --need browser npm
+	@$(PYTHON) tools/browsers.py --need browser npm
 
 book-prereqs:
-	@$(PYTHON) tests/browsers.py --want npm --who "make book"
+	@$(PYTHON) tools/browsers.py --want npm --who "make book"
 
 install: $(STAMP) data
 

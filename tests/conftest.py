@@ -7,6 +7,8 @@ once per test run.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Callable, Iterator
 
 import matplotlib
@@ -19,7 +21,9 @@ from ae_helpers.data import load_mnist  # noqa: E402
 from ae_helpers.models import AutoEncoder  # noqa: E402
 from ae_helpers.training import History, fit, seed_everything  # noqa: E402
 
-import browsers  # noqa: E402  (tests/browsers.py: the one place a Chromium or Chrome is looked for)
+# tools/browsers.py, the one place a Chromium or Chrome is looked for (the Makefile runs it too)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import browsers  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +95,7 @@ def trained_ae_2d_history(train_small_autoencoder, trained_ae_2d) -> History:
 
 @pytest.fixture(scope="module")  # module: one sync Playwright per thread at a time (test_book_browser.py starts its own)
 def browser() -> Iterator[object]:
-    """A headless Chromium or Chrome (found by tests/browsers.py) driven by Playwright.
+    """A headless Chromium or Chrome (found by tools/browsers.py) driven by Playwright.
 
     Without a browser the test is skipped with one line naming the fix; under CI (CI=true) it fails.
     """

@@ -9,7 +9,7 @@ page with the kernel-free explorer, dragging the point must redraw the digit wit
 that the decoder weights embedded in that very page give for the new code (decoded again in
 Python by tests/explorer_weights.py), so the check holds whatever machine trained them.
 
-The browser is found by tests/browsers.py; without one these tests skip with one line, or fail
+The browser is found by tools/browsers.py; without one these tests skip with one line, or fail
 under CI (CI=true).
 """
 

@@ -1,4 +1,4 @@
-"""Where the browser tests look for a Chromium or Chrome (tests/browsers.py), with fake browsers."""
+"""Where the browser tests look for a Chromium or Chrome (tools/browsers.py), with fake browsers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 import browsers
 
-HERE = Path(__file__).resolve().parent
+BROWSERS_PY = Path(__file__).resolve().parent.parent / "tools" / "browsers.py"
 
 
 def _exe(path: Path) -> Path:
@@ -74,7 +74,7 @@ def test_ci_detection(value, expected):
 
 def _prereqs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     # What the Makefile runs, as a user who cannot install anything (no apt-get on PATH).
-    return subprocess.run([sys.executable, str(HERE / "browsers.py"), *args], env={**os.environ, **env},
+    return subprocess.run([sys.executable, str(BROWSERS_PY), *args], env={**os.environ, **env},
                           capture_output=True, text=True)
 
 

@@ -81,6 +81,6 @@ def test_make_test_checks_its_prerequisites_first():
     makefile = (ROOT / "Makefile").read_text()
     test_deps = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
     assert test_deps[0] == "prereqs", "the browser/npm check must run before anything long"
-    assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tests/browsers.py --need browser npm$", makefile, re.M)
+    assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tools/browsers.py --need browser npm$", makefile, re.M)
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
     assert "make test" in ci, ".ci/run must run the README's test command"

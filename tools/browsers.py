@@ -1,8 +1,8 @@
 """Where the browser tests find a Chromium or Chrome, and what `make` does when there is none.
 
-One lookup serves the ``browser`` fixture (tests/conftest.py), tests/test_book_browser.py and
-the Makefile's prerequisite step (``python3 tests/browsers.py``, run before ``.venv`` exists, so
-this file uses the standard library only). A browser is looked for, in order:
+One lookup serves the Makefile's prerequisite step (``python3 tools/browsers.py``, run before
+``.venv`` exists, so this file uses the standard library only), the ``browser`` fixture
+(tests/conftest.py) and tests/test_book_browser.py. A browser is looked for, in order:
 
 1. ``$AE_BROWSER``: a path or a command name. When set it is the only place looked at, so a
    typo is reported instead of silently replaced by another browser.
