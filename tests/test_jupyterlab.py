@@ -10,10 +10,13 @@ key on the focused handle. Each move must change the decoded digit (an ``ipywidg
 compared pixel by pixel in the page), the kernel must answer every move, and no
 "Error displaying widget" may appear.
 
-The chapters load their models from the model cache: the module warms it first with the
-chapters' own ``trained_autoencoder`` calls (a no-op when ``make test`` has run the chapters
-before), so each chapter runs in seconds (the module: about 40 s on 2 cores). Without a
-browser the tests are skipped with one line why; under ``CI=true`` they fail instead.
+The chapters load their models from the test run's model cache (AE_CACHE_DIR, which the root
+conftest.py points at a folder of the run's own, and which the server and its kernels
+inherit): the module warms it first with the chapters' own ``trained_autoencoder`` calls (a
+no-op when nbval ran chapters 2 and 4 earlier in the same run), so each chapter runs in
+seconds (the module: about 40 s on 2 cores, plus the two models' training when the run has
+not trained them yet). Without a browser the tests are skipped with one line why; under
+``CI=true`` they fail instead.
 
 JupyterLab 4's widget manager renders ipywidgets 8 models only: a kernel with ipywidgets 7
 gets "Module @jupyter-widgets/controls, version ^1.5.0 is not registered". The 7.x side
@@ -63,7 +66,7 @@ def lab_browser(browser) -> Any:
 
 @pytest.fixture(scope="module")
 def warm_cache() -> None:
-    """The chapters' models in the cache the kernels will read (same env: same AE_CACHE_DIR and threads).
+    """The chapters' models in the run's cache, which the kernels will read (same AE_CACHE_DIR and threads).
 
     These are the chapters' own calls (chapter 2: latent 2 with its recipe, chapter 4: latent 50
     with the defaults). Were a chapter to change its recipe, its kernel would train the model
@@ -374,6 +377,8 @@ def _report(name: str, **seconds: float) -> None:
 # lab_browser comes first so that without a browser the tests skip before starting a server.
 
 def test_chapter_2_explorer_sliders_in_jupyterlab(lab_browser, lab, context):
+    """Catches explorer_2d sliders that a reader moves in JupyterLab without the digit or the
+    marker changing (a broken callback, a widget the frontend cannot render)."""
     nb = _open(context, lab, "02_latent2d.ipynb")
     ran = _run_all(nb)
     out = _explorer_output(nb, "explorer_2d(")
@@ -391,6 +396,7 @@ def test_chapter_2_explorer_sliders_in_jupyterlab(lab_browser, lab, context):
 
 
 def test_chapter_4_explorer_nd_slider_in_jupyterlab(lab_browser, lab, context):
+    """Catches explorer_nd sliders that a reader moves in JupyterLab without the digit changing."""
     nb = _open(context, lab, "04_latent50.ipynb")
     ran = _run_all(nb)
     out = _explorer_output(nb, "explorer_nd(")
