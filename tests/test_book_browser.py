@@ -7,7 +7,7 @@ render its stored widgets and carry the headings its source has. A full-page scr
 each page goes to ``_build/screenshots/``, with ``report.json`` summarising the run. On the
 page with the kernel-free explorer, dragging the point must redraw the digit with the pixels
 that the decoder weights embedded in that very page give for the new code (decoded again in
-Python by tests/explorer_weights.py), so the check holds whatever machine trained them.
+Python by tests/explorer_page.py), so the check holds whatever machine trained them.
 
 The browser is found by tools/browsers.py; without one these tests skip with one line, or fail
 under CI (CI=true).
@@ -30,7 +30,7 @@ from playwright.sync_api import sync_playwright
 
 import book_site
 import browsers
-import explorer_weights
+import explorer_page
 from book_site import HTML_DIR, SCREENSHOT_DIR, Page
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -280,7 +280,7 @@ def test_explorer_drag_matches_python_decode(book_browser: Any, site: str) -> No
         pytest.skip("no page in _toc.yml contains a div.ae-explorer yet (the 2-D chapter adds it)")
     results = {}
     for page in pages:
-        configs = explorer_weights.embedded_configs(page.html.read_text(encoding="utf-8"))
+        configs = explorer_page.embedded_configs(page.html.read_text(encoding="utf-8"))
         visit = Visit(book_browser, site, page)
         try:
             root = visit.tab.locator("div.ae-explorer").first
@@ -289,7 +289,7 @@ def test_explorer_drag_matches_python_decode(book_browser: Any, site: str) -> No
             assert root_id, "div.ae-explorer has no id, so window.aeExplorers[id] cannot be found"
             assert root_id in configs, (f"{page.html.name} has no embedded cfg with id {root_id!r} "
                                         f"(found {sorted(configs)}): did the explorer's embedding change?")
-            assert configs[root_id] == explorer_weights.notebook_configs(page.source).get(root_id), (
+            assert configs[root_id] == explorer_page.notebook_configs(page.source).get(root_id), (
                 f"the explorer in {page.html.name} is not the one {page.source.name} stores: rebuild the book")
             before = root.evaluate(_DIGIT_JS)
             assert before["width"] == 28 * before["scale"] == before["height"], (
@@ -315,10 +315,10 @@ def test_explorer_drag_matches_python_decode(book_browser: Any, site: str) -> No
         code = [float(v) for v in after["code"]]
         assert len(code) == 2 and code != [float(v) for v in before["code"]], f"data-code {after['code']}"
         assert after["px"] != before["px"], "dragging changed data-code but not the digit canvas"
-        (decoder,) = explorer_weights.decoders(configs[root_id])
-        gray_py = explorer_weights.gray_levels(explorer_weights.decode(decoder, code))
+        (decoder,) = explorer_page.decoders(configs[root_id])
+        gray_py = explorer_page.gray_levels(explorer_page.decode(decoder, code))
         assert len(js_decode) == 784, f"decode returned {len(js_decode)} values, expected 784"
-        gray_js = explorer_weights.gray_levels(js_decode)
+        gray_js = explorer_page.gray_levels(js_decode)
         worst_js = int(abs(gray_js - gray_py).max())
         assert worst_js <= 1, (f"the page's JS decode differs from a Python decode of the page's own weights "
                                f"by up to {worst_js} gray levels at {code}")
@@ -344,11 +344,11 @@ def test_embedded_weights_decode_like_the_model() -> None:
     model = AutoEncoder(latent_dim=2).eval()
     codes = torch.randn(300, 2) * 3
     html = latent_explorer_html(model, codes, torch.arange(300) % 10, n_points=50).data
-    (cfg,) = explorer_weights.embedded_configs(html).values()
-    (decoder,) = explorer_weights.decoders(cfg)
+    (cfg,) = explorer_page.embedded_configs(html).values()
+    (decoder,) = explorer_page.decoders(cfg)
     with torch.no_grad():
         expected = model.decode(codes[:20]).reshape(20, -1).double().numpy()
-    got = explorer_weights.decode(decoder, codes[:20].numpy())
+    got = explorer_page.decode(decoder, codes[:20].numpy())
     assert got.shape == (20, 784)
     assert abs(got - expected).max() < 1e-5
-    assert explorer_weights.decode(decoder, codes[0].numpy()).shape == (784,)
+    assert explorer_page.decode(decoder, codes[0].numpy()).shape == (784,)
