@@ -1,7 +1,10 @@
-"""Shared test fixtures: small slices of real MNIST, small trained autoencoders, a headless browser.
+"""Shared test fixtures: small slices of real MNIST, small trained autoencoders, the book's
+recipes on a small MNIST, a headless browser.
 
-Keep fixtures general (other test files use them too). Session-scoped fixtures are computed
-once per test run.
+Keep fixtures general (other test files use them too); helpers the explorer tests share live
+in explorer_page.py, those of the rendered book's test in book_site.py. Session-scoped
+fixtures are computed once per test run. Models trained through the cache go to the run's own
+cache (AE_CACHE_DIR, set by the conftest.py at the root) or to a test's ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ def mnist_test_small() -> tuple[torch.Tensor, torch.Tensor]:
     """The first 1,000 real MNIST test images and their labels."""
     x, y = load_mnist("test")
     return x[:1000].clone(), y[:1000].clone()
+
+
+@pytest.fixture
+def digits(mnist_test_small) -> torch.Tensor:
+    """500 real test digits ``(500, 1, 28, 28)``."""
+    return mnist_test_small[0][:500]
 
 
 @pytest.fixture

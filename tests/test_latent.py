@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from ae_helpers import latent as L
-from ae_helpers.measure import reconstruct_all
 
 
 def test_encode_all_matches_direct_call_and_restores_mode(trained_ae_2d, mnist_test_small):
+    """Catches codes that differ from the encoder's (batching, numpy input) or a model left in eval mode."""
     x, _ = mnist_test_small
     model = trained_ae_2d
     model.train()
@@ -27,37 +27,21 @@ def test_encode_all_matches_direct_call_and_restores_mode(trained_ae_2d, mnist_t
     assert torch.equal(L.encode_all(model, x[:300].numpy(), batch_size=64), z), "numpy input must give the same codes"
 
 
-def test_encode_all_runs_in_eval_mode_without_grad(mnist_test_small):
-    seen = {}
-
-    class Spy(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(784, 3)
-
-        def encode(self, x):
-            seen["training"] = self.training
-            seen["grad"] = torch.is_grad_enabled()
-            return self.lin(x.reshape(len(x), -1))
-
-    spy = Spy().train()
-    L.encode_all(spy, mnist_test_small[0][:10])
-    assert seen == {"training": False, "grad": False}
-    assert spy.training
-
-
-def test_decode_and_reconstruct_all(trained_ae_2d, mnist_test_small):
-    x = mnist_test_small[0][:50]
-    rec = reconstruct_all(trained_ae_2d, x, batch_size=16)
-    assert rec.shape == (50, 1, 28, 28)
+def test_decode_all_matches_the_decoder_and_accepts_one_code(trained_ae_2d):
+    """Catches decoded images in another shape than images, or a single code refused."""
+    codes = torch.tensor([[0.5, -0.5], [2.0, 1.0], [-1.0, 0.0]])
+    images = L.decode_all(trained_ae_2d, codes, batch_size=2)
+    assert images.shape == (3, 1, 28, 28)
     with torch.no_grad():
-        torch.testing.assert_close(rec, trained_ae_2d(x))
-    assert L.decode_all(trained_ae_2d, [0.5, -0.5]).shape == (1, 1, 28, 28)
+        torch.testing.assert_close(images.reshape(3, -1), trained_ae_2d.decode(codes))
+    torch.testing.assert_close(L.decode_all(trained_ae_2d, [0.5, -0.5]), images[:1])
     with pytest.raises(ValueError, match="batch_size"):
-        L.encode_all(trained_ae_2d, x, batch_size=0)
+        L.encode_all(trained_ae_2d, codes, batch_size=0)
 
 
 def test_pca_matches_sklearn_and_mse_falls_with_k(mnist_train_small, mnist_test_small):
+    """Catches a PCA baseline that differs from scikit-learn's, or whose error does not fall with more
+    components."""
     from sklearn.decomposition import PCA
 
     xtr = mnist_train_small[0][:2000].reshape(-1, 784)
@@ -78,6 +62,7 @@ def test_pca_matches_sklearn_and_mse_falls_with_k(mnist_train_small, mnist_test_
 
 @pytest.mark.parametrize("n", [600, 3000])  # the two gradient methods (Barnes-Hut below 3,000, FFT above)
 def test_tsne_is_deterministic_and_keeps_digits_together(mnist_test_small, mnist_train_small, n):
+    """Catches a t-SNE map that changes between runs or scatters the digits."""
     x = torch.cat([mnist_test_small[0], mnist_train_small[0]])[:n]
     x = L.fit_pca(x, 50).encode(x, 50)  # 50-D inputs, like the codes of the latent-50 model
     y = torch.cat([mnist_test_small[1], mnist_train_small[1]])[:n].numpy()
@@ -93,11 +78,13 @@ def test_tsne_is_deterministic_and_keeps_digits_together(mnist_test_small, mnist
 
 
 def test_tsne_rejects_too_many_codes():
+    """Catches a t-SNE run far too long for a chapter being started."""
     with pytest.raises(ValueError, match="at most"):
         L.tsne_embedding(np.zeros((L.TSNE_MAX_POINTS + 1, 2)))
 
 
 def test_populated_range_and_principal_directions():
+    """Catches ranges or main directions of the codes that miss their spread."""
     rng = np.random.default_rng(0)
     z = rng.normal(size=(5000, 3)) * np.array([5.0, 1.0, 0.1]) + np.array([1.0, 2.0, 3.0])
     r = L.populated_range(z)
@@ -111,6 +98,7 @@ def test_populated_range_and_principal_directions():
 
 
 def test_sampling_matches_moments_and_is_seeded():
+    """Catches samplers that miss the codes' moments or correlation, or ignore their seed."""
     rng = np.random.default_rng(1)
     cov = np.array([[4.0, 1.8], [1.8, 1.0]])
     codes = torch.as_tensor(rng.multivariate_normal([1.0, -2.0], cov, size=20000), dtype=torch.float32)
@@ -128,6 +116,7 @@ def test_sampling_matches_moments_and_is_seeded():
 
 
 def test_interpolation():
+    """Catches interpolated codes off the line between the two codes, or missing an end."""
     a, b = torch.tensor([0.0, 2.0, -1.0]), torch.tensor([1.0, 0.0, 3.0])
     path = L.interpolate(a, b, 5)
     assert path.shape == (5, 3)
