@@ -15,7 +15,7 @@ from matplotlib.image import AxesImage
 
 from ae_helpers import plotting as P
 from ae_helpers.latent import encode_all, principal_directions
-from ae_helpers.measure import reconstruct_all, score_separation
+from ae_helpers.measure import ScoreSeparation, reconstruct_all, score_separation
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +46,7 @@ def only_image(ax) -> np.ndarray:
 
 
 def test_digit_montage_layout():
+    """Catches tiles placed in the wrong cell, or empty cells drawn as digits."""
     imgs = np.stack([np.full((28, 28), i / 10, np.float32) for i in range(7)])
     m = P.digit_montage(imgs, ncols=3, gap=2)
     assert m.shape == (3 * 30 - 2, 3 * 30 - 2)
@@ -55,6 +56,7 @@ def test_digit_montage_layout():
 
 
 def test_digit_grids_side_by_side(mnist_test_small):
+    """Catches grids drawn under the wrong title or in the wrong place."""
     x, _ = mnist_test_small
     fig = P.plot_digit_grids({"first": x[:20], "second": x[20:35]}, ncols=10)
     assert [ax.get_title() for ax in fig.axes] == ["first", "second"]
@@ -65,6 +67,7 @@ def test_digit_grids_side_by_side(mnist_test_small):
 
 
 def test_digit_grid(mnist_test_small):
+    """Catches digits or labels in the wrong tile, or a figure too large to store."""
     x, y = mnist_test_small
     fig = P.plot_digit_grid(x[:20], y[:20], ncols=10, title="digits")
     ax = fig.axes[0]
@@ -82,6 +85,7 @@ def test_digit_grid(mnist_test_small):
 
 
 def test_helpers_draw_into_the_given_axes(trained_ae_2d, mnist_test_small):
+    """Catches a helper that ignores ax= and makes a figure of its own."""
     x, y = mnist_test_small
     z = encode_all(trained_ae_2d, x)
     fig, axes = plt.subplots(2, 5, figsize=(12, 5))
@@ -108,6 +112,7 @@ def test_helpers_draw_into_the_given_axes(trained_ae_2d, mnist_test_small):
 
 
 def test_new_figures_are_not_left_open_in_pyplot(mnist_test_small):
+    """Catches figures shown twice in a notebook (once returned, once by pyplot)."""
     plt.close("all")
     fig = P.plot_digit_grid(mnist_test_small[0][:3])
     assert plt.get_fignums() == [], "a new figure must not be shown again by pyplot at the end of a cell"
@@ -115,6 +120,7 @@ def test_new_figures_are_not_left_open_in_pyplot(mnist_test_small):
 
 
 def test_reconstructions_two_rows(trained_ae_2d, mnist_test_small):
+    """Catches originals and reconstructions drawn in swapped or mismatched rows."""
     x = mnist_test_small[0][:8]
     rec = reconstruct_all(trained_ae_2d, x)
     fig = P.plot_reconstructions(x, rec, n=6)
@@ -127,6 +133,7 @@ def test_reconstructions_two_rows(trained_ae_2d, mnist_test_small):
 
 
 def test_latent_scatter_is_readable_with_60000_points():
+    """Catches a scatter of the whole training set that is unreadable, uncoloured or too large to store."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 60000)
     z = rng.normal(size=(60000, 2)) * 0.4 + np.stack([np.cos(y), np.sin(y)], 1) * 4
@@ -146,6 +153,7 @@ def test_latent_scatter_is_readable_with_60000_points():
 
 
 def test_decoded_points_titles(trained_ae_2d):
+    """Catches a decoded point drawn under another point's title."""
     pts = [[0.0, 0.0], [2.0, -1.0], [30.0, 30.0]]
     fig = P.plot_decoded_points(trained_ae_2d, pts, ["clear", "border", "outside"])
     ax = fig.axes[0]
@@ -159,6 +167,7 @@ def test_decoded_points_titles(trained_ae_2d):
 
 
 def test_manifold_decodes_one_grid_over_the_data_range(trained_ae_2d, mnist_test_small, monkeypatch):
+    """Catches a manifold over another range than the codes', upside down, or decoded point by point."""
     x, _ = mnist_test_small
     z = encode_all(trained_ae_2d, x)
     seen = []
@@ -187,6 +196,7 @@ def test_manifold_decodes_one_grid_over_the_data_range(trained_ae_2d, mnist_test
 
 
 def test_loss_curves_accept_histories_dicts_and_lists():
+    """Catches loss curves drawn at the wrong epochs, or histories in the forms the chapters pass refused."""
     h1 = SimpleNamespace(epoch_losses=[0.08, 0.05, 0.04], batch_losses=list(np.linspace(0.1, 0.04, 30)))
     h2 = {"epoch_losses": [0.07, 0.03, 0.02], "batch_losses": [0.1] * 30}
     fig = P.plot_loss_curves({"latent 2": h1, "latent 5": h2, "list": [0.09, 0.06, 0.05]})
@@ -206,6 +216,7 @@ def test_loss_curves_accept_histories_dicts_and_lists():
 
 
 def test_loss_curves_of_a_real_history(trained_ae_2d_history, mnist_test_small):
+    """Catches a real training history drawn with other values than it recorded."""
     h = trained_ae_2d_history
     fig = P.plot_loss_curves({"latent 2": h}, per="batch")
     line = fig.axes[0].lines[0]
@@ -219,6 +230,7 @@ def test_loss_curves_of_a_real_history(trained_ae_2d_history, mnist_test_small):
 
 
 def test_mse_vs_latent():
+    """Catches errors drawn against the wrong latent sizes, or the baseline mislabelled."""
     fig = P.plot_mse_vs_latent({2: 0.040, 5: 0.027, 50: 0.012}, {2: 0.056, 5: 0.045, 50: 0.012})
     ax = fig.axes[0]
     assert len(ax.lines) == 2 and ax.get_xscale() == "log"
@@ -229,6 +241,7 @@ def test_mse_vs_latent():
 
 
 def test_model_comparison_rows(mnist_test_small):
+    """Catches a model's reconstructions drawn in another model's row."""
     x = mnist_test_small[0][:30]
     fig = P.plot_model_comparison(x, {"latent 2": x * 0.5, "latent 50": x * 0.9}, n=25)
     ax = fig.axes[0]
@@ -242,6 +255,7 @@ def test_model_comparison_rows(mnist_test_small):
 
 
 def test_tsne_scatter_has_a_colour_bar():
+    """Catches a t-SNE map without its digit colour key, or too large to store."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 10000)
     e = rng.normal(size=(10000, 2)) * 0.6 + 8 * np.stack([np.cos(y), np.sin(y)], 1)  # clusters, like a real t-SNE
@@ -254,6 +268,7 @@ def test_tsne_scatter_has_a_colour_bar():
 
 
 def test_samples_interpolation_and_direction_sweep(trained_ae_2d, mnist_test_small):
+    """Catches decoded samples, interpolations or sweeps drawn in the wrong order or with the wrong labels."""
     codes = torch.tensor([[0.0, 0.0], [1.0, 2.0], [-1.0, 0.5]])
     fig = P.plot_samples(trained_ae_2d, codes, ncols=2)
     arr = only_image(fig.axes[0])
@@ -281,6 +296,7 @@ def test_samples_interpolation_and_direction_sweep(trained_ae_2d, mnist_test_sma
 
 
 def test_denoising_rows(mnist_test_small):
+    """Catches noisy, denoised and clean images drawn in the wrong rows."""
     x = mnist_test_small[0][:12]
     noisy, denoised = x * 0.5, x * 0.9
     fig = P.plot_denoising(noisy, {"denoiser": denoised, "PCA": x * 0.7}, x, n=8)
@@ -297,7 +313,9 @@ def test_denoising_rows(mnist_test_small):
     assert P.plot_denoising(noisy, {"d": denoised}, x, ax=given_ax) is given_fig and len(given_fig.axes) == 1
 
 
-def test_anomaly_scores_histograms_and_roc():
+def test_anomaly_scores_draw_unit_area_histograms_and_the_given_curves():
+    """Catches histograms not scaled to area 1 (groups of 900 and 100 would not compare), bins
+    that cut off scores, and ROC curves or AUCs other than the separations passed in."""
     rng = np.random.default_rng(0)
     normal, unusual = rng.lognormal(-4, 0.3, 900), rng.lognormal(-3.3, 0.3, 100)
     fig = P.plot_anomaly_scores({"autoencoder": score_separation(normal, unusual),
@@ -306,15 +324,21 @@ def test_anomaly_scores_histograms_and_roc():
     assert ax_hist.get_xscale() == "log" and len(ax_hist.patches) == 2
     assert [t.get_text() for t in ax_hist.get_legend().get_texts()] == ["digits (900)", "held-out 8 (100)"]
     for patch in ax_hist.patches:  # each histogram has area 1 over its log-spaced bins
-        xy = patch.get_xy()
-        assert xy[:, 0].min() == pytest.approx(min(normal.min(), unusual.min()))
-    from ae_helpers.measure import anomaly_auc
-
+        x, y = patch.get_xy().T  # the step outline, in data coordinates
+        assert 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) == pytest.approx(1.0, rel=1e-9)
+        assert x.min() == pytest.approx(min(normal.min(), unusual.min()))
+        assert x.max() == pytest.approx(max(normal.max(), unusual.max()))
+    sep = score_separation(normal, unusual)
     labels = [t.get_text() for t in ax_roc.get_legend().get_texts()]
-    assert labels[0] == f"autoencoder (AUC {anomaly_auc(normal, unusual):.2f})" and labels[-1].startswith("guessing")
+    assert labels[0] == f"autoencoder (AUC {sep.auc:.2f})" and labels[-1].startswith("guessing")
     assert len(ax_roc.lines) == 3
-    curve = ax_roc.lines[0]
-    assert np.trapezoid(curve.get_ydata(), curve.get_xdata()) == pytest.approx(anomaly_auc(normal, unusual))
+    np.testing.assert_array_equal(ax_roc.lines[0].get_xdata(), sep.fpr)
+    np.testing.assert_array_equal(ax_roc.lines[0].get_ydata(), sep.tpr)
+    # the figure draws the curve and area it is given; it computes none of its own
+    given = ScoreSeparation(normal, unusual, fpr=np.array([0.0, 0.5, 1.0]), tpr=np.array([0.0, 0.9, 1.0]), auc=0.7)
+    ax_given = P.plot_anomaly_scores({"given": given}).axes[1]
+    assert ax_given.lines[0].get_xdata().tolist() == [0.0, 0.5, 1.0]
+    assert ax_given.get_legend().get_texts()[0].get_text() == "given (AUC 0.70)"
     assert png_size(fig) < 100_000
     fig2, axes = plt.subplots(1, 2)
     assert P.plot_anomaly_scores({"a": score_separation(normal, unusual)}, axes=axes) is fig2 and len(fig2.axes) == 2
@@ -327,6 +351,7 @@ def test_anomaly_scores_histograms_and_roc():
 
 
 def test_neighbours_one_row_per_representation(mnist_test_small):
+    """Catches neighbours drawn in another representation's row, or under the wrong labels."""
     x, y = mnist_test_small
     fig = P.plot_neighbours(x[0], {"codes": x[1:6], "pixels": x[6:11]},
                             labels={"codes": y[1:6], "pixels": y[6:11]}, query_label=int(y[0]))
@@ -347,6 +372,8 @@ def test_neighbours_one_row_per_representation(mnist_test_small):
 
 
 def test_training_curves_draw_each_number_where_it_was_measured():
+    """Catches an epoch's mean loss drawn at the epoch's end (it is the mean over the epoch), a
+    test MSE drawn mid-epoch, or the legend covering the curves."""
     h = SimpleNamespace(epoch_losses=[0.06, 0.045, 0.04], batch_losses=list(np.linspace(0.2, 0.04, 30)),
                         test_mse=[0.05, 0.044, 0.041])
     fig = P.plot_training_curves({"latent 2": h}, batches=True, logy=True, ylim=(0.03, 0.3), title="t")
@@ -366,6 +393,7 @@ def test_training_curves_draw_each_number_where_it_was_measured():
 
 
 def test_training_curves_of_several_models_one_colour_each():
+    """Catches one model's train and test curves drawn in different colours, or a legend entry per line."""
     hs = {f"latent {d}": SimpleNamespace(epoch_losses=[0.05 / d, 0.04 / d], test_mse=[0.045 / d, 0.039 / d])
           for d in (2, 5, 10)}
     ax = P.plot_training_curves(hs).axes[0]
@@ -380,6 +408,7 @@ def test_training_curves_of_several_models_one_colour_each():
 
 
 def test_scatters_are_crisp_and_small():
+    """Catches scatters drawn antialiased or as vectors (blurred, and megabytes per figure)."""
     rng = np.random.default_rng(0)
     z, y = rng.normal(size=(20_000, 2)), rng.integers(0, 10, 20_000)
     for fig in (P.plot_latent_scatter(z, y), P.plot_tsne(z, y)):
