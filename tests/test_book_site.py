@@ -29,6 +29,7 @@ def _code(outputs: list[dict]) -> dict:
 
 
 def test_toc_pages_follow_parts_chapters_and_sections(tmp_path, monkeypatch):
+    """Catches a page of _toc.yml that the browser test would never open (nested sections, parts)."""
     monkeypatch.setattr(book_site, "ROOT", tmp_path)
     (tmp_path / "book").mkdir()
     for name in ("intro.md", "a.ipynb", "b.md", "c.md"):
@@ -44,6 +45,7 @@ def test_toc_pages_follow_parts_chapters_and_sections(tmp_path, monkeypatch):
 
 
 def test_toc_page_without_a_source_is_a_clear_error(tmp_path, monkeypatch):
+    """Catches a _toc.yml entry without a source passing silently instead of naming it."""
     monkeypatch.setattr(book_site, "ROOT", tmp_path)
     toc = tmp_path / "_toc.yml"
     toc.write_text("format: jb-book\nroot: book/missing\n")
@@ -52,6 +54,7 @@ def test_toc_page_without_a_source_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_headings_skip_code_fences_and_deeper_levels(tmp_path):
+    """Catches headings expected on a page that are really code comments or directive content."""
     md = tmp_path / "p.md"
     md.write_text("---\ntitle: t\n---\n# Title\n\n```python\n# not a heading\n```\n"
                   "## Part *one*\n### too deep\n:::{note}\n# inside a directive\n:::\n## Two ##\n")
@@ -69,12 +72,14 @@ def test_headings_skip_code_fences_and_deeper_levels(tmp_path):
     ("no math at all", False),
 ])
 def test_source_has_math(tmp_path, text, has_math):
+    """Catches math missed in a source (MathJax then goes unchecked) or a dollar amount taken for math."""
     md = tmp_path / "p.md"
     md.write_text(text)
     assert book_site.source_has_math(md) is has_math
 
 
 def test_widget_views_counts_views_and_state(tmp_path):
+    """Catches widget outputs miscounted, or a notebook without saved widget state taken for one with it."""
     view = {"output_type": "display_data", "metadata": {},
             "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "w"}}
     plain = {"output_type": "stream", "name": "stdout", "text": "hi"}
@@ -88,6 +93,7 @@ def test_widget_views_counts_views_and_state(tmp_path):
 
 
 def test_serve_answers_on_localhost_only_while_open(tmp_path):
+    """Catches a test server listening beyond localhost, or left running after the test."""
     (tmp_path / "index.html").write_text("<p>ok</p>")
     with book_site.serve(tmp_path) as base:
         assert base.startswith("http://127.0.0.1:")
@@ -98,6 +104,8 @@ def test_serve_answers_on_localhost_only_while_open(tmp_path):
 
 
 def test_book_is_stale_tracks_sources_pages_and_asset_mode(tmp_path, monkeypatch):
+    """Catches a stale build tested as it is (a source changed, or vendored scripts gone), or needless
+    rebuilds."""
     module = book_site._offline_assets()  # load the real extension before ROOT moves
     html = tmp_path / "_build" / "html"
     monkeypatch.setattr(book_site, "ROOT", tmp_path)

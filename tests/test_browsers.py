@@ -30,6 +30,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_nothing_found_says_how_to_fix_it_in_one_line(env):
+    """Catches a missing browser reported without the fix, or over several lines."""
     path, problem = browsers.browser_problem(env)
     if path is not None and str(path).startswith("/Applications/"):
         pytest.skip("this Mac has a system Chrome, which is always found")
@@ -38,6 +39,7 @@ def test_nothing_found_says_how_to_fix_it_in_one_line(env):
 
 
 def test_path_names_in_order(env, tmp_path):
+    """Catches the lookup taking a non-executable file, or another browser than the first on PATH's list."""
     chrome = _exe(tmp_path / "bin" / "google-chrome")
     assert browsers.find_browser(env) == chrome
     chromium = _exe(tmp_path / "bin" / "chromium")
@@ -48,6 +50,7 @@ def test_path_names_in_order(env, tmp_path):
 
 
 def test_playwright_download_found_newest_first(env, tmp_path):
+    """Catches an older Playwright browser chosen over the newest, or the macOS layout missed."""
     cache = tmp_path / "home" / ".cache" / "ms-playwright"
     _exe(cache / "chromium-1100" / "chrome-linux" / "chrome")
     newest = _exe(cache / "chromium-1255" / "chrome-linux64" / "chrome")
@@ -59,6 +62,7 @@ def test_playwright_download_found_newest_first(env, tmp_path):
 
 
 def test_ae_browser_overrides_and_is_not_silently_replaced(env, tmp_path):
+    """Catches a wrong AE_BROWSER silently replaced by another browser instead of reported."""
     _exe(tmp_path / "bin" / "chromium")
     mine = _exe(tmp_path / "elsewhere" / "my-chrome")
     assert browsers.find_browser({**env, "AE_BROWSER": str(mine)}) == mine
@@ -69,6 +73,7 @@ def test_ae_browser_overrides_and_is_not_silently_replaced(env, tmp_path):
 
 @pytest.mark.parametrize("value, expected", [("true", True), ("1", True), ("", False), ("false", False)])
 def test_ci_detection(value, expected):
+    """Catches CI=true not recognised (missing browsers would skip instead of fail under CI)."""
     assert browsers.on_ci({"CI": value}) is expected
 
 
@@ -79,6 +84,7 @@ def _prereqs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def test_make_step_stops_with_one_line_when_nothing_can_be_installed(env):
+    """Catches make test starting its long steps without a browser, or stopping with more than one line."""
     _exe(Path(env["PATH"]) / "npm")
     env = {**env, "AE_BROWSER": ""}
     proc = _prereqs(env, "--need", "browser", "npm")
@@ -89,6 +95,8 @@ def test_make_step_stops_with_one_line_when_nothing_can_be_installed(env):
 
 
 def test_make_step_passes_quietly_when_everything_is_there(env, tmp_path):
+    """Catches the prerequisite step printing or failing when all is in place, and make book stopping
+    without npm."""
     _exe(tmp_path / "bin" / "npm")
     _exe(tmp_path / "bin" / "chromium")
     proc = _prereqs({**env, "AE_BROWSER": ""}, "--need", "browser", "npm")

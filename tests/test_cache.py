@@ -46,6 +46,7 @@ def _files(folder):
 
 
 def test_miss_then_hit_gives_the_same_model(tiny, cache_folder):
+    """Catches a second call that trains again, warns, or returns other weights than were stored."""
     model, history = tiny()
     assert tiny.calls["train"] == 1 and history.source == "trained"
     path = cache_path("tiny-ae", tiny.config)
@@ -62,6 +63,7 @@ def test_miss_then_hit_gives_the_same_model(tiny, cache_folder):
 
 
 def test_entry_holds_plain_data_only(tiny):
+    """Catches an entry that needs full unpickling (objects instead of tensors and plain data)."""
     tiny()
     payload = torch.load(cache_path("tiny-ae", tiny.config), weights_only=True)
     assert set(payload) == {"format", "kind", "config", "state_dict", "history"}
@@ -71,6 +73,7 @@ def test_entry_holds_plain_data_only(tiny):
 
 
 def test_training_is_reproducible_through_the_cache(tiny, cache_folder):
+    """Catches a miss that is not seeded from the configuration (a retrained model would differ)."""
     first, _ = tiny()
     cache_path("tiny-ae", tiny.config).unlink()
     second, history = tiny()
@@ -80,6 +83,8 @@ def test_training_is_reproducible_through_the_cache(tiny, cache_folder):
 
 
 def test_key_covers_kind_config_seed_and_format(tiny, monkeypatch):
+    """Catches a key that ignores something that changes the model, or changes with the spelling of the
+    same configuration."""
     base = tiny.config
     key = cache_key("tiny-ae", base)
     assert cache_key("tiny-ae", dict(base)) == key
@@ -98,6 +103,7 @@ def test_key_covers_kind_config_seed_and_format(tiny, monkeypatch):
 
 
 def test_key_covers_the_thread_count(tiny):
+    """Catches a model trained at another thread count (other last bits) taken for this one."""
     threads = torch.get_num_threads()
     key = cache_key("tiny-ae", tiny.config)
     try:
@@ -109,6 +115,7 @@ def test_key_covers_the_thread_count(tiny):
 
 
 def test_a_different_config_is_a_miss(tiny):
+    """Catches a model of another configuration returned from the cache."""
     tiny()
     other = {**tiny.config, "seed": 4}
     _, history = tiny(other)
@@ -117,6 +124,7 @@ def test_a_different_config_is_a_miss(tiny):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
 def test_corrupt_entry_is_reported_deleted_and_retrained(tiny, cache_folder, damage):
+    """Catches a damaged entry that crashes the chapter, is used, or is left on disk."""
     model, _ = tiny()
     path = cache_path("tiny-ae", tiny.config)
     data = path.read_bytes()
@@ -137,6 +145,7 @@ def _rewrite(path, **changes):
 
 
 def test_stale_config_in_entry_is_not_used(tiny):
+    """Catches an entry whose stored configuration differs from its key's being used."""
     tiny()
     path = cache_path("tiny-ae", tiny.config)
     _rewrite(path, config={**tiny.config, "seed": 99})
@@ -146,6 +155,7 @@ def test_stale_config_in_entry_is_not_used(tiny):
 
 
 def test_stale_format_version_is_not_used(tiny):
+    """Catches an entry of an older format being used."""
     tiny()
     _rewrite(cache_path("tiny-ae", tiny.config), format=CACHE_FORMAT_VERSION - 1)
     with pytest.warns(RuntimeWarning, match="stale.*format"):
@@ -154,6 +164,7 @@ def test_stale_format_version_is_not_used(tiny):
 
 
 def test_state_dict_that_does_not_fit_the_model_is_not_used(tiny):
+    """Catches weights of another shape, or missing weights, loaded into the model."""
     tiny()
     path = cache_path("tiny-ae", tiny.config)
     state = torch.load(path, weights_only=True)["state_dict"]
@@ -169,6 +180,7 @@ def test_state_dict_that_does_not_fit_the_model_is_not_used(tiny):
 
 
 def test_nan_weights_and_broken_history_are_not_used(tiny):
+    """Catches NaN weights or a malformed history returned from the cache."""
     tiny()
     path = cache_path("tiny-ae", tiny.config)
     payload = torch.load(path, weights_only=True)
@@ -184,6 +196,7 @@ def test_nan_weights_and_broken_history_are_not_used(tiny):
 
 
 def test_unsafe_pickle_is_refused(tiny):
+    """Catches a cache file that runs code when loaded being accepted."""
     tiny()
     path = cache_path("tiny-ae", tiny.config)
     torch.save({"format": CACHE_FORMAT_VERSION, "object": nn.Linear(2, 2)}, path)  # needs full unpickling
@@ -193,6 +206,7 @@ def test_unsafe_pickle_is_refused(tiny):
 
 
 def test_interrupted_save_leaves_nothing_behind(tiny, cache_folder, monkeypatch):
+    """Catches a half-written entry or a temporary file left after an interrupted save."""
     real_save = torch.save
 
     def save_half_then_fail(obj, f, *args, **kwargs):
@@ -220,6 +234,8 @@ def test_interrupted_save_leaves_nothing_behind(tiny, cache_folder, monkeypatch)
 
 
 def test_config_must_be_plain_and_seeded(tiny):
+    """Catches a configuration that cannot be hashed reproducibly, has no seed, or a kind that escapes the
+    folder."""
     with pytest.raises(ValueError, match="integer 'seed'"):
         tiny({"model": {}})
     with pytest.raises(TypeError, match="plain JSON"):

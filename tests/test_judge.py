@@ -42,17 +42,20 @@ def _images_of_classes(classes: list[int]) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def judge() -> Classifier:
-    """The book's judge, from the model cache (trained there first if missing: seconds)."""
+    """The book's judge, from the test run's own model cache (conftest.py at the root; trained
+    there first if missing, in seconds, and shared with chapters 3, 4 and 6 under nbval)."""
     model, _ = trained_judge(progress=False)
     return model
 
 
 @pytest.fixture(scope="module")
 def test_set() -> tuple[torch.Tensor, torch.Tensor]:
+    """All 10,000 MNIST test images and their labels."""
     return load_mnist("test")
 
 
 def test_entropy_and_confidence_on_known_predictions():
+    """Catches a digit-likeness score that miscounts confident calls or computes the class entropy wrongly."""
     balanced = _images_of_classes([k for k in range(10) for _ in range(7)])
     score = digit_likeness(_Lookup(20.0), balanced)
     assert score.confident == 1.0
@@ -72,6 +75,7 @@ def test_entropy_and_confidence_on_known_predictions():
 
 
 def test_confident_se_is_the_binomial_standard_error():
+    """Catches a standard error that does not match the real spread of the fraction."""
     score = DigitLikeness(confident=0.25, class_entropy=0.0, counts=(100,) + (0,) * 9, threshold=0.9, n=100)
     assert score.confident_se == pytest.approx(math.sqrt(0.25 * 0.75 / 100))
     assert DigitLikeness(1.0, 0.0, (4,) + (0,) * 9, 0.9, 4).confident_se == 0.0
@@ -83,6 +87,7 @@ def test_confident_se_is_the_binomial_standard_error():
 
 
 def test_classifier_shapes_and_errors():
+    """Catches a classifier that mis-shapes its input or output, or probabilities that do not sum to 1."""
     model = Classifier()
     assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
     assert model(torch.rand(4, 784)).shape == (4, 10)
@@ -98,6 +103,7 @@ def test_classifier_shapes_and_errors():
 
 
 def test_judge_loss_adds_the_outlier_term_only_in_training():
+    """Catches the outlier term missing in training or leaking into the test loss."""
     torch.manual_seed(0)
     model = Classifier()
     xb, yb = torch.rand(8, 784), torch.randint(0, 10, (8,))
@@ -110,6 +116,7 @@ def test_judge_loss_adds_the_outlier_term_only_in_training():
 
 
 def test_training_lowers_the_classification_loss_on_real_digits():
+    """Catches a judge loss that does not train a classifier."""
     x, y = load_mnist("train")
     x, y = x[:2000], y[:2000]
     seed_everything(0)
@@ -121,11 +128,13 @@ def test_training_lowers_the_classification_loss_on_real_digits():
 
 
 def test_the_judge_reaches_97_percent_on_the_test_set(judge, test_set):
+    """Catches a judge too weak to tell the chapters' digits apart."""
     images, labels = test_set
     assert judge_accuracy(judge, images, labels) >= 0.97
 
 
 def test_score_is_one_for_confidently_right_digits_and_low_for_noise(judge, test_set):
+    """Catches a judge that is confident about noise, or not about clear digits."""
     images, labels = test_set
     probs = predict_proba(judge, images)
     top, pred = probs.max(1)

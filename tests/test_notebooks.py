@@ -33,6 +33,7 @@ def _source(cell: dict) -> str:
 
 
 def test_toc_lists_every_chapter_and_nothing_missing():
+    """Catches a chapter missing from the table of contents, or listed but absent."""
     on_disk = sorted((ROOT / "book").glob("*.ipynb"))
     assert on_disk, "no chapters in book/"
     assert sorted(CHAPTERS) == on_disk
@@ -45,6 +46,7 @@ def chapter(request) -> tuple[Path, dict]:
 
 
 def test_stored_small_and_clean(chapter):
+    """Catches chapters stored with stray metadata or grown past their size budget."""
     path, nb = chapter
     assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size:,} bytes"
     assert set(nb["metadata"]) <= {"kernelspec", "language_info", "widgets"}, nb["metadata"].keys()
@@ -54,6 +56,7 @@ def test_stored_small_and_clean(chapter):
 
 
 def test_executed_top_to_bottom_without_errors(chapter):
+    """Catches chapters stored run out of order or with an error."""
     path, nb = chapter
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), \
@@ -63,6 +66,7 @@ def test_executed_top_to_bottom_without_errors(chapter):
 
 
 def test_colab_cell_installs_from_the_launch_button_repository(chapter):
+    """Catches a Colab cell that installs from elsewhere, reinstalls torch, or shows in the page."""
     path, nb = chapter
     first = _source(nb["cells"][0])
     urls = re.findall(r"git\+(https://\S+?)\"", first)
@@ -74,6 +78,7 @@ def test_colab_cell_installs_from_the_launch_button_repository(chapter):
 
 
 def test_chapter_shape(chapter):
+    """Catches a chapter without its title, goals, settings, summary or exercises."""
     path, nb = chapter
     markdown = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert re.search(r"^# \S", markdown, re.M), f"{path.name}: no title"
@@ -83,6 +88,7 @@ def test_chapter_shape(chapter):
 
 
 def test_imports_only_from_the_package_torch_and_stdlib(chapter):
+    """Catches a chapter that needs a package the reader has not installed."""
     path, nb = chapter
     for cell in nb["cells"][1:]:
         if cell["cell_type"] != "code":
@@ -100,6 +106,7 @@ def test_imports_only_from_the_package_torch_and_stdlib(chapter):
 
 
 def test_ignored_outputs_say_why(chapter):
+    """Catches an output excluded from nbval's comparison without a reason."""
     path, nb = chapter
     for cell in nb["cells"]:
         lines = _source(cell).splitlines()

@@ -35,12 +35,14 @@ def _project(root: Path, *, installed: dict[str, str] | None = None) -> dict[str
 
 
 def test_vendored_when_every_pinned_package_is_installed(tmp_path):
+    """Catches installed, pinned scripts not used (the book would need the network)."""
     pins = _project(tmp_path, installed={"mathjax": "3.2.2", "requirejs": "2.3.8",
                                          "@jupyter-widgets/html-manager": "1.0.15"})
     assert oa.resolve_assets(tmp_path) == (True, pins, "")
 
 
 def test_missing_or_stale_packages_fall_back_with_a_reason(tmp_path, monkeypatch):
+    """Catches a stale or missing package vendored anyway, or a fallback that does not say why."""
     monkeypatch.setattr(oa.shutil, "which", lambda name: "/usr/bin/npm")
     _project(tmp_path, installed={"mathjax": "3.2.1", "requirejs": "2.3.8"})
     vendored, _, reason = oa.resolve_assets(tmp_path)
@@ -60,6 +62,7 @@ def _run_build_hooks(root: Path, outdir: Path) -> SimpleNamespace:
 
 
 def test_vendored_build_points_pages_at_copies_inside_the_site(tmp_path):
+    """Catches pages pointing at scripts that are not copied into the site."""
     root, out = tmp_path / "src", tmp_path / "out"
     root.mkdir()
     _project(root, installed={"mathjax": "3.2.2", "requirejs": "2.3.8", "@jupyter-widgets/html-manager": "1.0.15"})
@@ -78,6 +81,7 @@ def test_vendored_build_points_pages_at_copies_inside_the_site(tmp_path):
 
 
 def test_cdn_build_uses_the_pinned_versions_and_says_why(tmp_path, caplog):
+    """Catches a CDN fallback that loads other versions than pinned, or goes unannounced."""
     root, out = tmp_path / "src", tmp_path / "out"
     root.mkdir()
     _project(root)
@@ -93,6 +97,7 @@ def test_cdn_build_uses_the_pinned_versions_and_says_why(tmp_path, caplog):
 
 
 def test_sync_copies_only_what_changed(tmp_path):
+    """Catches stale copies of changed scripts, or needless copies that slow every build."""
     src, dst = tmp_path / "a.js", tmp_path / "out" / "a.js"
     src.write_text("one")
     oa._sync(src, dst)
@@ -106,11 +111,13 @@ def test_sync_copies_only_what_changed(tmp_path):
 
 
 def test_unreadable_package_json_is_a_clear_error(tmp_path):
+    """Catches a missing package.json failing without naming it."""
     with pytest.raises(RuntimeError, match="package.json"):
         oa.resolve_assets(tmp_path)
 
 
 def test_page_fixes_drops_the_duplicate_inline_script():
+    """Catches the inline script Sphinx adds twice being left in every page."""
     import importlib.util
     import sys
 

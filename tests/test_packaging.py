@@ -26,6 +26,7 @@ def _lock() -> dict[str, str]:
 
 
 def test_environment_yml_names_the_lock_exactly():
+    """Catches conda's environment drifting from the pinned lock."""
     text = (ROOT / "environment.yml").read_text()
     assert re.search(r"^\s*- python=3\.11\s*$", text, re.M)
     pip_section = text.split("- pip:", 1)[1].splitlines()
@@ -34,6 +35,7 @@ def test_environment_yml_names_the_lock_exactly():
 
 
 def test_lock_pins_what_the_book_is_tested_with():
+    """Catches a lock that pins another torch, or Jupyter Book 2 (no _config.yml/_toc.yml)."""
     lock = _lock()
     assert lock["torch"] == "2.14.1" and lock["torchvision"] == "0.29.1"
     major = int(lock["jupyter-book"].split(".")[0])
@@ -41,6 +43,7 @@ def test_lock_pins_what_the_book_is_tested_with():
 
 
 def test_pyproject_ranges_stay_loose_for_colab():
+    """Catches an exact pin that would make Colab replace its torch, or a dependency missing from the lock."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     deps = {re.split(r"[<>=!~ \[]", d, 1)[0].lower(): d for d in project["dependencies"]}
     for name in ("torch", "torchvision"):
@@ -54,6 +57,7 @@ def test_pyproject_ranges_stay_loose_for_colab():
 
 
 def test_licence_covers_code_and_prose():
+    """Catches the licence file and pyproject.toml disagreeing, or the prose left unlicensed."""
     text = (ROOT / "LICENSE").read_text()
     assert "MIT License" in text and "Permission is hereby granted, free of charge" in text
     assert "CC BY 4.0" in text and "creativecommons.org/licenses/by/4.0" in text
@@ -62,6 +66,7 @@ def test_licence_covers_code_and_prose():
 
 
 def test_pages_workflow_publishes_what_make_book_builds():
+    """Catches the published site built otherwise than make book, or without its hidden folders."""
     import yaml
 
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
@@ -78,6 +83,8 @@ def test_pages_workflow_publishes_what_make_book_builds():
 
 
 def test_make_test_checks_its_prerequisites_first():
+    """Catches make test running long steps before finding the browser missing, or CI not running make
+    test."""
     makefile = (ROOT / "Makefile").read_text()
     test_deps = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
     assert test_deps[0] == "prereqs", "the browser/npm check must run before anything long"

@@ -30,6 +30,7 @@ def subset() -> torch.Tensor:
 
 
 def test_shapes_and_the_code_is_the_mean():
+    """Catches a VAE whose code is a random draw in eval mode, or whose output has another shape."""
     torch.manual_seed(0)
     model = VAE(latent_dim=3)
     x = torch.rand(5, 1, 28, 28)
@@ -53,6 +54,7 @@ def test_shapes_and_the_code_is_the_mean():
 
 
 def test_backbone_matches_the_plain_autoencoder():
+    """Catches a VAE with another backbone than the autoencoder it is compared with."""
     model = VAE(latent_dim=50)
     linear = [m for m in model.encoder if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [(784, 128), (128, 64)]
@@ -65,6 +67,7 @@ def test_backbone_matches_the_plain_autoencoder():
 
 
 def test_decode_of_the_wrong_size_names_both_sizes():
+    """Catches codes or images of the wrong size failing deep inside a matrix product."""
     model = VAE(latent_dim=2)
     with pytest.raises(ValueError, match=r"size 2.*\(4, 5\)"):
         model.decode(torch.zeros(4, 5))
@@ -75,6 +78,7 @@ def test_decode_of_the_wrong_size_names_both_sizes():
 
 
 def test_kl_of_a_standard_normal_is_zero_and_positive_otherwise():
+    """Catches a KL term with a wrong formula, sum or average."""
     zeros = torch.zeros(8, 4)
     assert float(kl_divergence(zeros, zeros)) == 0.0
     torch.manual_seed(1)
@@ -113,6 +117,7 @@ def _kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, samples: int, seed: 
 
 
 def test_kl_matches_a_monte_carlo_estimate():
+    """Catches a KL formula off by a constant (a missing -1), which closed forms alone might share."""
     g = torch.Generator().manual_seed(11)
     mu = torch.randn(6, 4, generator=g, dtype=torch.float64) * 1.5
     logvar = torch.randn(6, 4, generator=g, dtype=torch.float64)
@@ -130,6 +135,7 @@ def test_kl_matches_a_monte_carlo_estimate():
 
 
 def test_reparameterize_draws_from_the_gaussian_and_is_seeded():
+    """Catches draws with another mean or spread, unseeded, or not differentiable in the mean."""
     mu, logvar = torch.full((20000, 2), 1.5), torch.full((20000, 2), math.log(0.25))
     z = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(3))
     assert torch.equal(z, VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(3)))
@@ -142,6 +148,7 @@ def test_reparameterize_draws_from_the_gaussian_and_is_seeded():
 
 @torch.no_grad()
 def test_loss_is_summed_bce_plus_beta_kl(subset):
+    """Catches a loss that averages over pixels (the KL would dominate) or weights the KL wrongly."""
     torch.manual_seed(0)
     model = VAE(latent_dim=2).eval()
     xb = subset[:64].reshape(64, -1)
@@ -160,6 +167,7 @@ def test_loss_is_summed_bce_plus_beta_kl(subset):
 def test_reconstruction_nll_is_torchs_cross_entropy_with_logits_for_any_logits():
     # MNIST-like targets (mostly 0, some 1, some grey) against logits from -100 to 100: the
     # package's form max(z, 0) - x z - log sigmoid(|z|) must give torch's value and gradient
+    """Catches the fast cross-entropy drifting from torch's, or overflowing for large logits."""
     g = torch.Generator().manual_seed(0)
     x = torch.rand(64, 784, generator=g)
     x[x < 0.6] = 0.0
@@ -177,6 +185,7 @@ def test_reconstruction_nll_is_torchs_cross_entropy_with_logits_for_any_logits()
 
 
 def test_training_lowers_the_loss_on_real_digits(subset):
+    """Catches a VAE loss that does not train the model."""
     seed_everything(0)
     model = VAE(latent_dim=2)
     loss_fn = partial(vae_loss, beta=1.0)
@@ -196,12 +205,14 @@ def _train_once(subset: torch.Tensor, seed: int) -> dict:
 
 
 def test_seeded_runs_are_bit_identical(subset):
+    """Catches VAE training that is not reproducible from its seed."""
     a, b, c = _train_once(subset, 7), _train_once(subset, 7), _train_once(subset, 8)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_sample_vae_is_seeded_and_in_range():
+    """Catches samples that ignore their seed, leave [0, 1], or leave the model in eval mode."""
     torch.manual_seed(0)
     model = VAE(latent_dim=5).train()
     a = sample_vae(model, 30, seed=1)
@@ -215,6 +226,7 @@ def test_sample_vae_is_seeded_and_in_range():
 
 
 def test_latent_tools_use_the_mean_code(subset):
+    """Catches the latent-space tools encoding a VAE with random draws."""
     torch.manual_seed(0)
     model = VAE(latent_dim=3)
     codes = encode_all(model, subset[:50])
@@ -224,12 +236,14 @@ def test_latent_tools_use_the_mean_code(subset):
 
 def test_a_far_too_high_learning_rate_stops_training(subset):
     # lr 100 made the loss NaN within two epochs for each of the seeds 0-4 tried
+    """Catches a diverged VAE run continuing with NaN weights."""
     seed_everything(0)
     with pytest.raises(TrainingDiverged, match=r"epoch \d, batch \d+ of 8.*lr=100"):
         fit(VAE(latent_dim=2), subset, epochs=3, lr=100.0, loss_fn=vae_loss, progress=False)
 
 
 def test_elbo_terms_sample_one_code_per_image_and_add_up(subset):
+    """Catches ELBO terms decoded from the mean code, unseeded, or split from their sum."""
     torch.manual_seed(0)
     model = VAE(latent_dim=3).eval()
     x = subset[:300]
@@ -249,6 +263,7 @@ def test_elbo_terms_sample_one_code_per_image_and_add_up(subset):
 
 @torch.no_grad()
 def test_the_control_loss_is_the_vaes_reconstruction_term_on_a_plain_autoencoder(subset):
+    """Catches a control trained with another loss than the VAE's reconstruction term."""
     torch.manual_seed(0)
     model = AutoEncoder(latent_dim=4)
     xb = subset[:32]

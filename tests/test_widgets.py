@@ -47,6 +47,7 @@ def sliders_in(widget) -> list[w.Widget]:
 
 
 def test_decode_point_matches_the_model(trained_ae_2d):
+    """Catches a widget's digit decoded otherwise than by the model."""
     img = W.decode_point(trained_ae_2d, [0.5, -1.0])
     assert img.shape == (28, 28) and img.dtype == np.float32
     with torch.no_grad():
@@ -56,6 +57,7 @@ def test_decode_point_matches_the_model(trained_ae_2d):
 
 
 def test_point_from_directions():
+    """Catches slider values combined with the wrong directions, or too many accepted."""
     mean = np.array([1.0, 2.0, 3.0])
     dirs = np.array([[1.0, 0.0, 0.0], [0.0, 0.6, 0.8]])
     np.testing.assert_allclose(W.point_from_directions(mean, dirs, [0, 0]), mean)
@@ -66,6 +68,7 @@ def test_point_from_directions():
 
 
 def test_digit_png_is_dark_on_light_blocks():
+    """Catches digits drawn light on dark, blurred, or at the wrong scale."""
     img = np.zeros((28, 28), np.float32)
     img[3, 5] = 1.0
     img[0, 0] = 0.5
@@ -78,6 +81,7 @@ def test_digit_png_is_dark_on_light_blocks():
 
 
 def test_scatter_canvas_marker(trained_ae_2d, mnist_test_small):
+    """Catches a marker drawn away from its code, or a scatter whose PNG differs from its pixels."""
     x, y = mnist_test_small
     z = encode_all(trained_ae_2d, x).numpy()
     sc = W.render_scatter(z, y, size_px=200)
@@ -94,6 +98,8 @@ def test_scatter_canvas_marker(trained_ae_2d, mnist_test_small):
 
 
 def test_explorer_2d_defaults_and_updates(trained_ae_2d, mnist_test_small):
+    """Catches a first picture that changes between runs, sliders over the wrong range, or a digit not
+    redrawn."""
     x, y = mnist_test_small
     z = encode_all(trained_ae_2d, x).numpy()
     box = W.explorer_2d(trained_ae_2d, z, y)
@@ -117,6 +123,7 @@ def test_explorer_2d_defaults_and_updates(trained_ae_2d, mnist_test_small):
 
 
 def test_explorer_nd_moves_along_directions(train_small_autoencoder, mnist_test_small):
+    """Catches sliders that start off the mean code or do not move the digit."""
     model = train_small_autoencoder(5)
     z = encode_all(model, mnist_test_small[0]).numpy()
     box = W.explorer_nd(model, z, n_directions=3)
@@ -132,6 +139,7 @@ def test_explorer_nd_moves_along_directions(train_small_autoencoder, mnist_test_
 
 
 def test_interpolation_explorer(trained_ae_2d, mnist_test_small):
+    """Catches an interpolation explorer that shows the wrong end images or codes."""
     x, _ = mnist_test_small
     box = W.interpolation_explorer(trained_ae_2d, x[:20], index_a=0, index_b=1, t=0.0)
     ia, ib, t = sliders_in(box)
