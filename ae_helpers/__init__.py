@@ -1,8 +1,12 @@
-"""Helpers for the book *Autoencoders, hands on*: data, models, training, latent space, plots.
+"""Helpers for the book *Autoencoders, hands on*: data, models, training, measuring, the
+trained models of the book, latent space, plots and explorers.
 
 Import what a chapter needs by name::
 
-    from ae_helpers import load_mnist
+    from ae_helpers import load_mnist, trained_autoencoder
+
+Each name lives in one module (README.md, "Where things live", has the map); this file only
+gathers the public ones.
 """
 
 from .data import (

@@ -9,7 +9,9 @@ fetched from the network and no widget library is used, so they work in the rend
 Jupyter (trusted notebooks) and in Colab.
 
 The JavaScript is ``explorer.js`` next to this module, one function expression; each output
-calls it with its settings as a JSON literal.
+calls it with its settings as a JSON literal. The weights travel as float32 or float16:
+:func:`stored_weights_gray_error` is the explorer's check of what that rounding does to the
+digits it draws (``weights="auto"`` chooses by it).
 
 DOM contract (relied on by the browser tests):
 

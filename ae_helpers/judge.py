@@ -10,6 +10,9 @@ them the same digit). So the judge also learns to be unsure about images that ar
 (:func:`judge_loss`, "outlier exposure"): for copies of the training digits with their pixels
 shuffled, same ink, no shape, it is trained towards equal probabilities for the ten classes.
 Uniform noise, never shown in training, then gets no confident answer at all.
+
+The trained judge, with its recipe (5 epochs, learning rate 0.002), is
+:mod:`ae_helpers.recipes`' ``trained_judge``.
 """
 
 from __future__ import annotations

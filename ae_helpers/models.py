@@ -1,4 +1,11 @@
-"""The models of the book."""
+"""The book's autoencoder, and the pieces the other models share.
+
+:class:`AutoEncoder` is the fully connected autoencoder every chapter trains; :func:`mlp`,
+:func:`flatten_images` and :func:`check_codes` are the layers and input checks it shares with
+the VAE (:mod:`ae_helpers.vae`) and the judge (:mod:`ae_helpers.judge`). How a model is
+trained is :mod:`ae_helpers.training`; what each trained model of the book is,
+:mod:`ae_helpers.recipes`.
+"""
 
 from __future__ import annotations
 

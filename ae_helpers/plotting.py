@@ -5,6 +5,10 @@ given), returns the :class:`~matplotlib.figure.Figure`, never calls ``plt.show()
 files and never changes global matplotlib settings. Digits are drawn dark on light
 (``cmap="gray_r", vmin=0, vmax=1``). Grids of digits are drawn as one image on one axes, which
 keeps the stored PNGs small and lets every helper draw into an axes you pass.
+
+A figure draws what it is given: numbers it shows (an AUC, a test error) come computed, by
+the chapter or :mod:`ae_helpers.measure`. Decoding codes into the digits it draws is the one
+thing a helper runs a model for (through :mod:`ae_helpers.latent`).
 """
 
 from __future__ import annotations

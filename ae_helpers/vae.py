@@ -11,6 +11,11 @@ terms are then in nats per image and balance as the evidence lower bound says. W
 per-pixel *mean* reconstruction error instead, the reconstruction term would shrink 784-fold
 against the KL term, and the cheapest solution would be to ignore the input and draw the
 average digit.
+
+Also here: sampling new images (:func:`sample_vae`), the ELBO's two terms on a test set
+(:func:`elbo_terms`), and the loss of the control, a plain autoencoder trained with the VAE's
+reconstruction term (:func:`bce_autoencoder_loss`). The trained VAE and control, with their
+recipes, are :mod:`ae_helpers.recipes`' ``trained_vae`` and ``trained_bce_autoencoder``.
 """
 
 from __future__ import annotations
