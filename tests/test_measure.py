@@ -12,18 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from ae_helpers.latent import fit_pca
-from ae_helpers.measure import (
-    anomaly_auc,
-    apply_in_batches,
-    batch_results,
-    evaluate_mse,
-    per_digit_mse,
-    per_image_mse,
-    reconstruct_all,
-    reconstruction_errors,
-    roc_points,
-    score_separation,
-)
+from ae_helpers.measure import anomaly_auc, apply_in_batches, batch_results, evaluate_mse, per_digit_mse
+from ae_helpers.measure import per_image_mse, reconstruct_all, reconstruction_errors, roc_points, score_separation
 from ae_helpers.uses import add_noise, unusual_inputs
 
 
