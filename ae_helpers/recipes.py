@@ -9,23 +9,18 @@ configuration the model cache (:mod:`ae_helpers.cache`) keys the stored model by
 that trains the same model finds the same entry, and any change to one trains anew.
 
 :data:`KINDS` describes each kind and the options its recipes take, with the book's value of
-each. Every kind takes the options of :data:`SHARED_OPTIONS` (``epochs``, ``batch_size``,
-``lr``, ``seed``, ``hidden``); what a kind adds:
+each. Every kind takes the options of :data:`SHARED_OPTIONS` (``epochs`` 10, ``batch_size``
+256, ``lr`` 0.005, ``seed`` 42, ``hidden`` (128, 64)); the chapters ask for each kind with one
+call, and what the kind adds or changes is:
 
-=======================  ====================================  ==============================================
-kind                     chapters ask with                     its own options (the book's value)
-=======================  ====================================  ==============================================
-``autoencoder``          ``trained_autoencoder(latent_dim)``
-``denoiser``             ``trained_denoiser(latent_dim=50)``   ``noises``, ``noise_seed`` (0),
-                                                               ``from_autoencoder`` (True); ``epochs`` 1
-``autoencoder-without``  ``trained_autoencoder_without(``      ``epochs`` 3
-                         ``digits, latent_dim=10)``
-``vae``                  ``trained_vae(latent_dim)``           ``beta`` (1.0); ``lr`` 0.001
-``autoencoder-bce``      ``trained_bce_autoencoder(``          ``lr`` 0.001
-                         ``latent_dim)``
-``judge``                ``trained_judge()``                   ``outlier_weight`` (0.5); ``hidden`` (256,),
-                                                               ``epochs`` 5, ``lr`` 0.002
-=======================  ====================================  ==============================================
+- ``autoencoder``: ``trained_autoencoder(latent_dim)``.
+- ``denoiser``: ``trained_denoiser(latent_dim=50)``; ``noises``, ``noise_seed`` (0),
+  ``from_autoencoder`` (True), ``epochs`` 1.
+- ``autoencoder-without``: ``trained_autoencoder_without(digits, latent_dim=10)``; ``epochs`` 3.
+- ``vae``: ``trained_vae(latent_dim)``; ``beta`` (1.0), ``lr`` 0.001.
+- ``autoencoder-bce``: ``trained_bce_autoencoder(latent_dim)``; ``lr`` 0.001.
+- ``judge``: ``trained_judge()``; ``outlier_weight`` (0.5), ``hidden`` (256,), ``epochs`` 5,
+  ``lr`` 0.002.
 
 Each ``trained_*`` call takes its kind's options as keywords, plus ``progress`` and ``cache``
 (see :func:`trained`), and is ``trained(Recipe.of(kind, ...))``. A new option for every kind
