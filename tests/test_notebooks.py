@@ -149,3 +149,14 @@ def test_solutions_are_folded_and_come_after_every_exercise(chapter):
     for i, cell in enumerate(nb["cells"]):
         if "hide-cell" in cell.get("metadata", {}).get("tags", []):
             assert i > solutions_at, f"{path.name} cell {i}: solution code before the Solutions section"
+
+
+def test_no_stored_progress_bar_reads_unfinished(chapter):
+    """Viewers without widgets (GitHub's notebook view) show a widget's text/plain: a bar must read finished."""
+    path, nb = chapter
+    for i, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            if "application/vnd.jupyter.widget-view+json" in data and re.search(r"\|\s*\d+/\d+ \[", text):
+                assert "100%|" in text, f"{path.name} cell {i}: a stored progress bar reads {text[:60]!r}"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import html
 import json
 import os
 import sys
@@ -75,6 +76,38 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
 
 
+def _progress_text(state: dict, model_id: str) -> str | None:
+    """The text of a finished tqdm bar stored as widget ``model_id`` (an HBox of label, bar and counts), or None."""
+    box = state.get(model_id, {})
+    children = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in box.get("state", {}).get("children", [])]
+    if box.get("model_name") != "HBoxModel" or [c.get("model_name") for c in children] != \
+            ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (c["state"] for c in children)
+    done = bar.get("value", 0) / bar["max"] if bar.get("max") else 0.0
+    filled = min(10, round(10 * done))
+
+    def plain(text: str) -> str:
+        return html.unescape(text or "").replace("\u2007", " ")
+
+    return f"{plain(left.get('value'))}|{'█' * filled}{' ' * (10 - filled)}|{plain(right.get('value'))}"
+
+
+def finished_progress_bars(nb: nbformat.NotebookNode) -> None:
+    """Give each stored progress bar the text of its last state as text/plain.
+
+    tqdm's widget bars store the text of their first state ("0%| 0/10"), which is what viewers
+    without widgets (GitHub's notebook view, a terminal) show; the widget state holds the end.
+    """
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            text = view and _progress_text(state, view.get("model_id", ""))
+            if text:
+                output["data"]["text/plain"] = text
+
+
 def _errors(path: Path, nb: nbformat.NotebookNode) -> list[str]:
     return [f"{path.name} cell {i}: {o.get('ename')}: {o.get('evalue', '')[:300]}"
             for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
@@ -99,6 +132,7 @@ def execute(path: Path, timeout: int = 600) -> float:
     started = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - started
+    finished_progress_bars(nb)
     clean(nb)
     atomic_write(path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
     return seconds
