@@ -84,3 +84,27 @@ def test_make_test_checks_its_prerequisites_first():
     assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tests/browsers.py --need browser npm$", makefile, re.M)
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
     assert "make test" in ci, ".ci/run must run the README's test command"
+
+
+def test_every_package_the_helpers_import_is_declared():
+    """A package imported by ae_helpers but only pulled in by another one breaks when that one drops it."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    imported = set()
+    for module in (ROOT / "ae_helpers").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(), filename=str(module))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"ae_helpers"}
+    assert {"torch", "PIL", "IPython"} <= third_party, "the scan no longer sees the helpers' imports"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[;]", d, 1)[0]).lower() for d in project["dependencies"]}
+    owners = packages_distributions()
+    for name in sorted(third_party):
+        dists = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(name, [])}
+        assert dists, f"ae_helpers imports {name}, which no installed distribution provides"
+        assert dists & declared, f"ae_helpers imports {name} ({', '.join(sorted(dists))}): declare it in pyproject.toml"
