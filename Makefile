@@ -14,7 +14,22 @@
 #   make clean  remove the built book (data, model cache and .venv stay)
 #   make prereqs  find (or, as root with apt-get, install) the browser and npm that `make test` needs
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+
+# The lock needs Python 3.11 or newer. Checked as soon as make reads this file, so that an older one
+# (macOS ships 3.9), found on PATH or named with PYTHON=, stops every target at once with one line
+# instead of failing deep inside pip's resolver. `make clean` and `make distclean` need no Python.
+PYTHON_MIN := 3 11
+PYTHON_VERSION := $(if $(PYTHON),$(word 2,$(shell { $(PYTHON) --version; } 2>/dev/null)))
+PYTHON_OK := $(shell v="$(subst ., ,$(PYTHON_VERSION))"; set -- $$v $(PYTHON_MIN); \
+	{ [ "$$1" -gt "$$4" ] || { [ "$$1" -eq "$$4" ] && [ "$$2" -ge "$$5" ]; }; } 2>/dev/null && echo yes)
+ifneq ($(filter-out clean distclean,$(or $(MAKECMDGOALS),all)),)
+ifeq ($(PYTHON),)
+$(error no Python found (python3.11, python3.12, python3.13 or python3 on PATH): install Python 3.11 or newer, or name one with make PYTHON=/path/to/python3.11)
+else ifneq ($(PYTHON_OK),yes)
+$(error Python 3.11 or newer is needed (requirements/lock.txt pins packages for it) and $(PYTHON) is $(or $(PYTHON_VERSION),not a working Python): install 3.11 or newer, or name one with make PYTHON=/path/to/python3.11)
+endif
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
