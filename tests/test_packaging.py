@@ -61,22 +61,6 @@ def test_licence_covers_code_and_prose():
     assert project["license"] == {"text": "MIT"}, "pyproject's licence and LICENSE must agree"
 
 
-def test_pages_workflow_publishes_what_make_book_builds():
-    import yaml
-
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
-    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
-    runs = [s["run"] for s in steps if "run" in s]
-    uses = {s["uses"].split("@")[0]: s for s in steps if "uses" in s}
-    assert "make book" in runs, "the workflow must build with the same Make target as everyone else"
-    nojekyll = runs.index("touch _build/html/.nojekyll")
-    assert nojekyll > runs.index("make book"), ".nojekyll keeps _static/, _images/ and _vendor/ published"
-    upload = uses["actions/upload-pages-artifact"]["with"]
-    assert upload["path"] == "_build/html" and upload["include-hidden-files"] is True
-    assert {"actions/checkout", "actions/setup-python", "actions/configure-pages", "actions/deploy-pages"} <= set(uses)
-    assert str(uses["actions/setup-python"]["with"]["python-version"]) == "3.11"
-
-
 def test_make_test_checks_its_prerequisites_first():
     makefile = (ROOT / "Makefile").read_text()
     test_deps = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
