@@ -3,8 +3,7 @@
 GitHub runs .github/workflows/ci.yml on every push and pull request; it cannot run here, so these
 tests check what it would do: the README's `make test` on Python 3.11 to 3.13, the reader's install,
 and a Pages job that runs only after those passed and installs only what building the pages needs.
-`make test-reader` (in .ci/run) runs the reader's install for real; the book's own requirements were
-checked the same way when they were written (README, "Installs").
+`make test-reader` (in .ci/run) builds the reader's install for real and runs chapter 1 in it.
 """
 
 from __future__ import annotations
