@@ -190,3 +190,12 @@ def test_ci_runs_the_readers_check_after_the_others():
     steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
              if line.strip().startswith("make ")]
     assert steps == ["make test", "make test-foreign", "make test-ipywidgets7", "make test-reader"]
+
+
+def test_the_book_build_skips_every_environment_make_creates():
+    """Sphinx reads every source file under the root: the .rst files installed in a venv fail -W."""
+    venvs = re.findall(r"^[A-Z0-9_]*VENV := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert {".venv", ".venv-ipw7", ".venv-reader"} <= set(venvs)
+    excluded = yaml.safe_load((ROOT / "_config.yml").read_text())["exclude_patterns"]
+    for venv in venvs:
+        assert f"{venv}/*" in excluded, f"_config.yml's exclude_patterns lacks {venv}/*"
