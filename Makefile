@@ -6,8 +6,12 @@
 #   make test-ipywidgets7  the widget tests against ipywidgets 7.7 (Colab's), in .venv-ipw7
 #   make test-reader  the reader's install (requirements/reader.txt) in .venv-reader, running chapter 1
 #   make notebooks  re-execute the chapters and store their outputs
-#   make spread     re-execute and store the chapters, re-run them in other numeric environments,
-#                   and set the checked numbers' tolerances (ae_helpers/expected.json, tests/SPREAD.md)
+#   make spread     re-execute and store the chapters, re-run them with four other seeds and in four
+#                   other numeric environments, and set the checked numbers' ranges (ae_helpers/expected.json,
+#                   tests/SPREAD.md)
+#   make test-settings  the chapters through nbval with other settings: SETTINGS="SEED=7" (papermill)
+#   make test-torch the chapters through nbval with another PyTorch (TORCH=2.11.0, Colab's), in .venv-torch-*
+#   make mutants    plant realistic bugs in ae_helpers one at a time; nbval must catch every one
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
 #   make book-time  the book's seconds under nbval from an empty cache, beside this machine's speed
@@ -38,7 +42,7 @@ STAMP := $(VENV)/.installed
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 test-reader notebooks spread lab bench book-time clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 test-reader test-settings test-torch mutants notebooks spread lab bench book-time clean distclean
 
 # Before anything long: the browser tests need a Chromium or Chrome (tests/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
@@ -82,9 +86,13 @@ book: book-prereqs install vendor
 # outputs were computed with BOOK_THREADS, so nbval re-runs them the same way on any machine.
 BOOK_THREADS := 2
 
+# Under the tests a chapter's failed check (expect, claim) fails the chapter; in a reader's own
+# session it only prints a line (ae_helpers/checks.py). conftest.py sets the same for a bare pytest.
+STRICT := AE_STRICT_CHECKS=1
+
 # tests/test_book_browser.py builds the book itself when _build/html is older than its sources.
 test: prereqs install vendor
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
+	$(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
 
 # A machine unlike the one that stored the outputs: MKL's compatible code path, PyTorch's kernels
 # without vector instructions, and nothing trained before. The chapters' checks must still pass.
@@ -92,8 +100,31 @@ FOREIGN_ENV := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 
 test-foreign: install
 	rm -rf _build/foreign-cache
-	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) OMP_NUM_THREADS=$(BOOK_THREADS) \
+	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
 		$(BIN)/python -m pytest --nbval book/
+
+# The chapters with other settings, as a reader who changes the settings cell would run them: papermill
+# injects SETTINGS after each chapter's cell tagged "parameters" (the stored outputs stay), then nbval
+# re-runs the copies from an empty model cache and compares them with what the book stores.
+SETTINGS ?= SEED=7
+
+test-settings: install
+	rm -rf _build/settings _build/settings-cache
+	$(BIN)/python tools/execute_notebooks.py --prepare-only --out-dir _build/settings $(foreach s,$(SETTINGS),-p $(s))
+	AE_CACHE_DIR=$(CURDIR)/_build/settings-cache $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
+		$(BIN)/python -m pytest --nbval _build/settings
+
+# Another PyTorch: Colab's by default, or the oldest pyproject.toml admits (TORCH=2.4.1). The first run
+# downloads it (several GB) into .venv-torch-<version>; tools/other_torch.py says what else it holds.
+TORCH ?= 2.11.0
+
+test-torch: install
+	$(BIN)/python tools/other_torch.py $(TORCH)
+
+# Realistic one-line bugs, planted one at a time in a copy of ae_helpers: nbval over the chapters that
+# use the changed code must fail for each (tools/mutants.py lists them). Prints one line per mutant.
+mutants: install
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/mutants.py
 
 # Colab ships ipywidgets 7.7.1: the explorers must work there as well as on the 8.x of .venv.
 # .venv-ipw7 holds what tests/test_widgets.py needs, at the lock's versions (torch from the same
@@ -162,4 +193,4 @@ clean:
 	rm -rf _build
 
 distclean: clean
-	rm -rf $(VENV) $(IPW7_VENV) $(READER_VENV) data cache node_modules
+	rm -rf $(VENV) $(IPW7_VENV) $(READER_VENV) .venv-torch-* data cache node_modules

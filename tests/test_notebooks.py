@@ -59,7 +59,11 @@ def test_stored_small_and_clean(chapter):
     assert set(nb["metadata"]) <= {"kernelspec", "language_info", "widgets"}, nb["metadata"].keys()
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     for cell in nb["cells"]:
-        assert set(cell.get("metadata", {})) <= {"tags"}, f"{path.name}: stray cell metadata {cell['metadata']}"
+        metadata = cell.get("metadata", {})
+        assert set(metadata) <= {"tags", "jupyter"}, f"{path.name}: stray cell metadata {metadata}"
+        if "jupyter" in metadata:  # only solutions are stored folded, input and output alike
+            assert "hide-cell" in metadata.get("tags", []), f"{path.name}: a folded cell that the book does not fold"
+            assert metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}, metadata
 
 
 def test_executed_top_to_bottom_without_errors(chapter):
@@ -189,12 +193,60 @@ def test_imports_only_from_the_package_torch_and_stdlib(chapter):
                 assert name.split(".")[0] in ALLOWED_IMPORTS, f"{path.name}: imports {name}"
 
 
-def test_ignored_outputs_say_why(chapter):
+def _code(cell: dict) -> str:
+    """The cell's Python, with IPython magics (``%pip ...``) replaced by ``pass`` so that it parses."""
+    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith("%") else line
+                     for line in _source(cell).splitlines())
+
+
+def test_checks_use_tags_and_claims_not_comments_and_asserts(chapter):
+    """A reader's session must never stop on a check: chapters check with claim()/expect() (which raise only
+    under the tests) instead of assert, and mark machine-dependent outputs with nbval's cell tag."""
     path, nb = chapter
-    for cell in nb["cells"]:
-        lines = _source(cell).splitlines()
-        for i, line in enumerate(lines):
-            if line.strip() == "# NBVAL_IGNORE_OUTPUT":
-                reason = lines[i + 1].strip() if i + 1 < len(lines) else ""
-                assert reason.startswith("#") and len(reason) > 20, \
-                    f"{path.name}: NBVAL_IGNORE_OUTPUT without a comment saying why"
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        assert "NBVAL_" not in _source(cell), f"{path.name} cell {i}: use the nbval-ignore-output tag, not a comment"
+        asserts = [node for node in ast.walk(ast.parse(_code(cell))) if isinstance(node, ast.Assert)]
+        assert not asserts, f"{path.name} cell {i}: a plain assert stops a reader's session; use claim(...)"
+
+
+def test_settings_cell_is_tagged_parameters_and_holds_the_seed(chapter):
+    """papermill and `make test-settings`/`make spread` inject settings after the cell tagged parameters."""
+    path, nb = chapter
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
+    assigned = {t.id for node in ast.parse(_code(tagged[0])).body if isinstance(node, ast.Assign) for t in node.targets}
+    assert "SEED" in assigned, f"{path.name}: the settings cell does not set SEED"
+    index = nb["cells"].index(tagged[0])
+    assert _source(nb["cells"][index - 1]).strip() == "## Settings"
+
+
+def test_solutions_are_folded_and_come_after_every_exercise(chapter):
+    """A reader meets an answer only when they ask for it: solutions sit in closed <details> blocks after the
+    last exercise (Jupyter, Colab and GitHub render those folded too), their code cells folded as well."""
+    path, nb = chapter
+    markdown = [(i, _source(c)) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"]
+    assert not any(":::{dropdown}" in text for _, text in markdown), f"{path.name}: a MyST dropdown shows open in Jupyter"
+    solutions_at = next(i for i, text in markdown if text.startswith("## Solutions"))
+    exercises_at = next(i for i, text in markdown if "## Exercises" in text)
+    assert exercises_at < solutions_at
+    for i, text in markdown:
+        opened, closed = text.count("<details>"), text.count("</details>")
+        assert opened == closed, f"{path.name} cell {i}: unbalanced <details>"
+        if opened:
+            assert i > solutions_at and "<details open" not in text, f"{path.name} cell {i}"
+    for i, cell in enumerate(nb["cells"]):
+        if "hide-cell" in cell.get("metadata", {}).get("tags", []):
+            assert i > solutions_at, f"{path.name} cell {i}: solution code before the Solutions section"
+
+
+def test_no_stored_progress_bar_reads_unfinished(chapter):
+    """Viewers without widgets (GitHub's notebook view) show a widget's text/plain: a bar must read finished."""
+    path, nb = chapter
+    for i, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            if "application/vnd.jupyter.widget-view+json" in data and re.search(r"\|\s*\d+/\d+ \[", text):
+                assert "100%|" in text, f"{path.name} cell {i}: a stored progress bar reads {text[:60]!r}"
