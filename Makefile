@@ -4,9 +4,14 @@
 #   make test   unit tests, the chapters through nbval, and the browser tests (book, JupyterLab)
 #   make test-foreign  the chapters through nbval again, as on another machine (empty model cache)
 #   make test-ipywidgets7  the widget tests against ipywidgets 7.7 (Colab's), in .venv-ipw7
+#   make test-reader  the reader's install (requirements/reader.txt) in .venv-reader, running chapter 1
 #   make notebooks  re-execute the chapters and store their outputs
-#   make spread     re-execute and store the chapters, re-run them in other numeric environments,
-#                   and set the checked numbers' tolerances (ae_helpers/expected.json, tests/SPREAD.md)
+#   make spread     re-execute and store the chapters, re-run them with four other seeds and in four
+#                   other numeric environments, and set the checked numbers' ranges (ae_helpers/expected.json,
+#                   tests/SPREAD.md)
+#   make test-settings  the chapters through nbval with other settings: SETTINGS="SEED=7" (papermill)
+#   make test-torch the chapters through nbval with another PyTorch (TORCH=2.11.0, Colab's), in .venv-torch-*
+#   make mutants    plant realistic bugs in ae_helpers one at a time; nbval must catch every one
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
 #   make book-time  the book's seconds under nbval from an empty cache, beside this machine's speed
@@ -14,7 +19,22 @@
 #   make clean  remove the built book (data, model cache and .venv stay)
 #   make prereqs  find (or, as root with apt-get, install) the browser and npm that `make test` needs
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+
+# The lock needs Python 3.11 or newer. Checked as soon as make reads this file, so that an older one
+# (macOS ships 3.9), found on PATH or named with PYTHON=, stops every target at once with one line
+# instead of failing deep inside pip's resolver. `make clean` and `make distclean` need no Python.
+PYTHON_MIN := 3 11
+PYTHON_VERSION := $(if $(PYTHON),$(word 2,$(shell { $(PYTHON) --version; } 2>/dev/null)))
+PYTHON_OK := $(shell v="$(subst ., ,$(PYTHON_VERSION))"; set -- $$v $(PYTHON_MIN); \
+	{ [ "$$1" -gt "$$4" ] || { [ "$$1" -eq "$$4" ] && [ "$$2" -ge "$$5" ]; }; } 2>/dev/null && echo yes)
+ifneq ($(filter-out clean distclean,$(or $(MAKECMDGOALS),all)),)
+ifeq ($(PYTHON),)
+$(error no Python found (python3.11, python3.12, python3.13 or python3 on PATH): install Python 3.11 or newer, or name one with make PYTHON=/path/to/python3.11)
+else ifneq ($(PYTHON_OK),yes)
+$(error Python 3.11 or newer is needed (requirements/lock.txt pins packages for it) and $(PYTHON) is $(or $(PYTHON_VERSION),not a working Python): install 3.11 or newer, or name one with make PYTHON=/path/to/python3.11)
+endif
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -22,7 +42,7 @@ STAMP := $(VENV)/.installed
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 notebooks spread lab bench book-time clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 test-reader test-settings test-torch mutants notebooks spread lab bench book-time clean distclean
 
 # Before anything long: the browser tests need a Chromium or Chrome (tools/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
@@ -66,9 +86,13 @@ book: book-prereqs install vendor
 # outputs were computed with BOOK_THREADS, so nbval re-runs them the same way on any machine.
 BOOK_THREADS := 2
 
+# Under the tests a chapter's failed check (expect, claim) fails the chapter; in a reader's own
+# session it only prints a line (ae_helpers/checks.py). conftest.py sets the same for a bare pytest.
+STRICT := AE_STRICT_CHECKS=1
+
 # tests/test_book_browser.py builds the book itself when _build/html is older than its sources.
 test: prereqs install vendor
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
+	$(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
 
 # A machine unlike the one that stored the outputs: MKL's compatible code path, PyTorch's kernels
 # without vector instructions, and nothing trained before. The chapters' checks must still pass.
@@ -76,8 +100,31 @@ FOREIGN_ENV := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 
 test-foreign: install
 	rm -rf _build/foreign-cache
-	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) OMP_NUM_THREADS=$(BOOK_THREADS) \
+	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
 		$(BIN)/python -m pytest --nbval book/
+
+# The chapters with other settings, as a reader who changes the settings cell would run them: papermill
+# injects SETTINGS after each chapter's cell tagged "parameters" (the stored outputs stay), then nbval
+# re-runs the copies from an empty model cache and compares them with what the book stores.
+SETTINGS ?= SEED=7
+
+test-settings: install
+	rm -rf _build/settings _build/settings-cache
+	$(BIN)/python tools/execute_notebooks.py --prepare-only --out-dir _build/settings $(foreach s,$(SETTINGS),-p $(s))
+	AE_CACHE_DIR=$(CURDIR)/_build/settings-cache $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
+		$(BIN)/python -m pytest --nbval _build/settings
+
+# Another PyTorch: Colab's by default, or the oldest pyproject.toml admits (TORCH=2.4.1). The first run
+# downloads it (several GB) into .venv-torch-<version>; tools/other_torch.py says what else it holds.
+TORCH ?= 2.11.0
+
+test-torch: install
+	$(BIN)/python tools/other_torch.py $(TORCH)
+
+# Realistic one-line bugs, planted one at a time in a copy of ae_helpers: nbval over the chapters that
+# use the changed code must fail for each (tools/mutants.py lists them). Prints one line per mutant.
+mutants: install
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/mutants.py
 
 # Colab ships ipywidgets 7.7.1: the explorers must work there as well as on the 8.x of .venv.
 # .venv-ipw7 holds what tests/test_widgets.py needs, at the lock's versions (torch from the same
@@ -102,6 +149,28 @@ test-ipywidgets7: $(IPW7_STAMP)
 	OMP_NUM_THREADS=$(BOOK_THREADS) $(IPW7_VENV)/bin/python -m pytest tests/test_widgets.py \
 		-W "ignore:The \`ipykernel.comm.Comm\` class has been deprecated:DeprecationWarning"
 
+# The reader's install (requirements/reader.txt: ae_helpers with pyproject.toml's loose ranges, and
+# JupyterLab), without the contributors' tools, in a folder of its own, and chapter 1 under nbval in
+# it. torch and torchvision are held at the lock's versions so the check reuses the wheels `make
+# install` fetched (a reader gets the newest ones). The size is measured before pytest and nbval,
+# which only the check needs, are added. About 2 minutes from scratch on 2 cores, 10 s warm.
+READER_VENV := .venv-reader
+READER_STAMP := $(READER_VENV)/.installed
+
+$(READER_STAMP): requirements/reader.txt pyproject.toml
+	rm -rf $(READER_VENV)
+	$(PYTHON) -m venv $(READER_VENV)
+	grep -E '^torch(vision)?==' requirements/lock.txt > $(READER_VENV)/torch-pins.txt
+	$(READER_VENV)/bin/python -m pip install --disable-pip-version-check -q \
+		-c $(READER_VENV)/torch-pins.txt -r requirements/reader.txt
+	@echo "make test-reader: the reader's environment takes $$(du -sh $(READER_VENV) | cut -f1)"
+	$(READER_VENV)/bin/python -m pip install --disable-pip-version-check -q "pytest>=7" "nbval>=0.11"
+	touch $@
+
+test-reader: $(READER_STAMP)
+	$(READER_VENV)/bin/python -m ae_helpers fetch
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(READER_VENV)/bin/python -m pytest --nbval --nbval-current-env book/01_data.ipynb
+
 # Re-execute every chapter top to bottom in a fresh kernel and store it (after editing one).
 notebooks: install
 	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/execute_notebooks.py
@@ -124,4 +193,4 @@ clean:
 	rm -rf _build
 
 distclean: clean
-	rm -rf $(VENV) $(IPW7_VENV) data cache node_modules
+	rm -rf $(VENV) $(IPW7_VENV) $(READER_VENV) .venv-torch-* data cache node_modules

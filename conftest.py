@@ -5,6 +5,10 @@ chapters' stored outputs were computed with two: nbval's kernels inherit this, s
 ``pytest --nbval`` reproduces them on machines with more cores too. Set OMP_NUM_THREADS
 yourself to override it.
 
+Under the test suite a chapter's failed check (``expect`` or ``claim``, ``ae_helpers.checks``)
+must fail the chapter, while in a reader's own session it only prints a line: the variable
+below switches the checks to strict, here and in every kernel nbval starts.
+
 The models a test run trains go to a model cache of the run's own: unless the caller names
 one with AE_CACHE_DIR, it is set to a fresh temporary folder for the whole session (the
 chapters' kernels under nbval inherit it too) and removed afterwards. The reader's ``cache/``
@@ -22,6 +26,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("AE_STRICT_CHECKS", "1")
 
 #: The reader's model cache (ae_helpers.paths.cache_dir() when AE_CACHE_DIR is not set).
 READERS_CACHE = Path(__file__).resolve().parent / "cache"

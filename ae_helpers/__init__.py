@@ -69,7 +69,7 @@ from .plotting import (
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawing, stored_weights_gray_error
 from .vae import VAE, elbo_terms, kl_divergence, sample_vae, vae_loss
-from .checks import expect
+from .checks import claim, expect
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy
 from .uses import (
     NOISE_KINDS,
@@ -158,6 +158,7 @@ __all__ = [
     "vae_loss",
     "elbo_terms",
     "trained_bce_autoencoder",
+    "claim",
     "expect",
     "Classifier",
     "DigitLikeness",

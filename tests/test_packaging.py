@@ -65,29 +65,35 @@ def test_licence_covers_code_and_prose():
     assert project["license"] == {"text": "MIT"}, "pyproject's licence and LICENSE must agree"
 
 
-def test_pages_workflow_publishes_what_make_book_builds():
-    """Catches the published site built otherwise than make book, or without its hidden folders."""
-    import yaml
-
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
-    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
-    runs = [s["run"] for s in steps if "run" in s]
-    uses = {s["uses"].split("@")[0]: s for s in steps if "uses" in s}
-    assert "make book" in runs, "the workflow must build with the same Make target as everyone else"
-    nojekyll = runs.index("touch _build/html/.nojekyll")
-    assert nojekyll > runs.index("make book"), ".nojekyll keeps _static/, _images/ and _vendor/ published"
-    upload = uses["actions/upload-pages-artifact"]["with"]
-    assert upload["path"] == "_build/html" and upload["include-hidden-files"] is True
-    assert {"actions/checkout", "actions/setup-python", "actions/configure-pages", "actions/deploy-pages"} <= set(uses)
-    assert str(uses["actions/setup-python"]["with"]["python-version"]) == "3.11"
-
-
 def test_make_test_checks_its_prerequisites_first():
-    """Catches make test running long steps before finding the browser missing, or CI not running make
-    test."""
+    """Catches make test running long steps before its browser check, or CI not running make test."""
     makefile = (ROOT / "Makefile").read_text()
     test_deps = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
     assert test_deps[0] == "prereqs", "the browser/npm check must run before anything long"
     assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tools/browsers.py --need browser npm$", makefile, re.M)
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
     assert "make test" in ci, ".ci/run must run the README's test command"
+
+
+def test_every_package_the_helpers_import_is_declared():
+    """A package imported by ae_helpers but only pulled in by another one breaks when that one drops it."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    imported = set()
+    for module in (ROOT / "ae_helpers").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(), filename=str(module))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"ae_helpers"}
+    assert {"torch", "PIL", "IPython"} <= third_party, "the scan no longer sees the helpers' imports"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[;]", d, 1)[0]).lower() for d in project["dependencies"]}
+    owners = packages_distributions()
+    for name in sorted(third_party):
+        dists = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(name, [])}
+        assert dists, f"ae_helpers imports {name}, which no installed distribution provides"
+        assert dists & declared, f"ae_helpers imports {name} ({', '.join(sorted(dists))}): declare it in pyproject.toml"

@@ -1,24 +1,34 @@
-"""Re-execute chapters top to bottom in a fresh kernel and store them clean.
+"""Re-execute chapters top to bottom in a fresh kernel and store them clean, or run them with other settings.
 
-    OMP_NUM_THREADS=2 python tools/execute_notebooks.py book/02_latent2d.ipynb   # one chapter
+    OMP_NUM_THREADS=2 python tools/execute_notebooks.py book/02_latent2d.ipynb   # one chapter, stored in place
     make notebooks                                                               # every chapter
+    python tools/execute_notebooks.py --out-dir /tmp/run -p SEED=43              # copies, another seed
+    python tools/execute_notebooks.py --prepare-only --out-dir _build/settings -p SEED=7
 
-Outputs are kept; editor metadata, execution timestamps and stale outputs are dropped, and
-widget state is stored so that sliders render in the built book. nbval (``make test``)
-then checks that re-running gives the stored outputs.
+Stored in place, outputs are kept; editor metadata, execution timestamps and stale outputs
+are dropped, and widget state is stored so that sliders render in the built book. nbval
+(``make test``) then checks that re-running gives the stored outputs. Chapters are executed
+with strict checks (``AE_STRICT_CHECKS=1``, see :mod:`ae_helpers.checks`), so a chapter whose
+numbers or claims fail is never stored.
 
-``--out-dir DIR`` writes the executed copies there instead (any thread count; the chapters in
-book/ stay as they are), and ``--seed N`` first sets the ``SEED = ...`` line of each chapter's
-settings to N: ``tools/measure_spread.py`` uses both to re-run the book in other numeric
-environments. ``--timings FILE`` writes each chapter's seconds as JSON.
+With ``--out-dir DIR`` the chapters in book/ stay as they are and the executed copies go to
+DIR. ``-p NAME=VALUE`` (repeatable) sets a chapter setting the way the notebook ecosystem does:
+papermill injects the values in a cell after the chapter's cell tagged ``parameters`` (the
+settings cell), so the chapter's code is never rewritten. ``--prepare-only`` injects them
+without running anything, keeping the stored outputs: nbval run on such copies checks the
+chapters with other settings against what the book stores (``make test-settings``).
+``--record-dir DIR`` makes every ``expect``/``claim`` append what it sees to
+``DIR/<chapter>.jsonl`` instead of checking it (``tools/measure_spread.py`` uses this), and
+``--timings FILE`` writes each chapter's seconds as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import html
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -26,15 +36,15 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from ae_helpers.checks import RECORD_ENV, STRICT_ENV
 from ae_helpers.paths import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
-KEEP_CELL_METADATA = ("tags",)
+KEEP_CELL_METADATA = ("tags", "jupyter")  # jupyter: solutions stored folded (source_hidden)
 # Seeded training is repeatable bit for bit only at a fixed thread count; `make test` runs
 # nbval with the same value (BOOK_THREADS in the Makefile).
 BOOK_THREADS = "2"
-SEED_LINE = re.compile(r"^SEED = \d+", re.M)
 
 
 def chapters() -> list[Path]:
@@ -46,6 +56,17 @@ def chapters() -> list[Path]:
     return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """``"SEED=7"`` -> ``("SEED", 7)``: the value as a Python literal when it is one, else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"a setting is NAME=VALUE, e.g. SEED=7; got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def clean(nb: nbformat.NotebookNode) -> None:
     """Drop metadata that is noise in a diff (editor state, timings, ids of no use)."""
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEEP_NOTEBOOK_METADATA}
@@ -55,64 +76,123 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
 
 
-def execute(path: Path, timeout: int = 600, *, out: Path | None = None, seed: int | None = None,
-            allow_errors: bool = False) -> float:
-    """Run the chapter at ``path`` in a fresh kernel; store it there (or at ``out``). Returns seconds.
+def _progress_text(state: dict, model_id: str) -> str | None:
+    """The text of a finished tqdm bar stored as widget ``model_id`` (an HBox of label, bar and counts), or None."""
+    box = state.get(model_id, {})
+    children = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in box.get("state", {}).get("children", [])]
+    if box.get("model_name") != "HBoxModel" or [c.get("model_name") for c in children] != \
+            ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (c["state"] for c in children)
+    done = bar.get("value", 0) / bar["max"] if bar.get("max") else 0.0
+    filled = min(10, round(10 * done))
 
-    With ``allow_errors`` (copies only) a failing cell does not stop the run: every error is
-    printed, and :class:`ChapterErrors` is raised once the copy is written.
+    def plain(text: str) -> str:
+        return html.unescape(text or "").replace("\u2007", " ")
+
+    return f"{plain(left.get('value'))}|{'█' * filled}{' ' * (10 - filled)}|{plain(right.get('value'))}"
+
+
+def finished_progress_bars(nb: nbformat.NotebookNode) -> None:
+    """Give each stored progress bar the text of its last state as text/plain.
+
+    tqdm's widget bars store the text of their first state ("0%| 0/10"), which is what viewers
+    without widgets (GitHub's notebook view, a terminal) show; the widget state holds the end.
     """
-    if out is None and os.environ.get("OMP_NUM_THREADS") != BOOK_THREADS:
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            text = view and _progress_text(state, view.get("model_id", ""))
+            if text:
+                output["data"]["text/plain"] = text
+
+
+def _errors(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    return [f"{path.name} cell {i}: {o.get('ename')}: {o.get('evalue', '')[:300]}"
+            for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+class ChapterErrors(Exception):
+    """Cells that failed while running a chapter."""
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Run the chapter at ``path`` in a fresh kernel and store it in place, clean. Returns seconds."""
+    if os.environ.get("OMP_NUM_THREADS") != BOOK_THREADS:
         raise SystemExit(f"set OMP_NUM_THREADS={BOOK_THREADS} (or run `make notebooks`): the stored "
                          "outputs must come from the thread count nbval re-runs them with")
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if seed is not None:
-                cell.source = SEED_LINE.sub(f"SEED = {int(seed)}", cell.source)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            allow_errors=allow_errors and out is not None,
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - started
+    finished_progress_bars(nb)
     clean(nb)
-    atomic_write(out or path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
-    errors = [f"{path.name} cell {i}: {o.get('ename')}: {o.get('evalue', '')[:300]}"
-              for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    if errors:
-        raise ChapterErrors(errors)
+    atomic_write(path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
     return seconds
 
 
-class ChapterErrors(Exception):
-    """Cells that failed in a run with ``allow_errors``."""
+def run_with(path: Path, out: Path, parameters: dict[str, object], *, prepare_only: bool = False,
+             timeout: int = 600) -> float:
+    """Run (or with ``prepare_only`` only parameterise) a copy of the chapter at ``out`` with papermill.
+
+    Returns seconds; raises :class:`ChapterErrors` naming the failed cell when one fails.
+    """
+    import papermill
+
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(path), str(out), parameters=parameters, prepare_only=prepare_only,
+                                   kernel_name="python3", cwd=str(path.parent), progress_bar=False,
+                                   execution_timeout=timeout)
+    except papermill.PapermillExecutionError as exc:
+        raise ChapterErrors([f"{path.name} cell {exc.cell_index}: {exc.ename}: {str(exc.evalue)[:300]}"]) from None
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out-dir", type=Path, help="write the executed copies here, not over the chapters")
-    parser.add_argument("--seed", type=int, help="run with SEED = N in each chapter's settings (needs --out-dir)")
+    parser.add_argument("-p", "--set", dest="settings", action="append", type=parse_setting, default=[],
+                        metavar="NAME=VALUE", help="a chapter setting, injected after the 'parameters' cell")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="with --out-dir: inject the settings, run nothing, keep the stored outputs")
+    parser.add_argument("--record-dir", type=Path, help="record expect()/claim() in DIR/<chapter>.jsonl")
     parser.add_argument("--timings", type=Path, help="write {chapter: seconds} as JSON to this file")
-    parser.add_argument("--allow-errors", action="store_true",
-                        help="with --out-dir: run every cell even after a failing one; list the failures, exit 2")
     args = parser.parse_args(argv)
-    if args.seed is not None and args.out_dir is None:
-        parser.error("--seed changes the chapters' code: use it with --out-dir")
+    if (args.settings or args.prepare_only) and args.out_dir is None:
+        parser.error("settings and --prepare-only write copies: give --out-dir")
+    os.environ[STRICT_ENV] = "1"  # the kernels inherit it: a failed check fails the chapter
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.record_dir:
+        args.record_dir.mkdir(parents=True, exist_ok=True)
     timings, failures = {}, []
-    for path in args.notebooks or chapters():
-        print(f"executing {path}", file=sys.stderr)
-        out = None if args.out_dir is None else args.out_dir / path.name
+    for path in [p.resolve() for p in args.notebooks] or chapters():
+        print(f"{'preparing' if args.prepare_only else 'executing'} {path}", file=sys.stderr, flush=True)
+        if args.record_dir:
+            os.environ[RECORD_ENV] = str(args.record_dir.resolve() / f"{path.stem}.jsonl")
         started = time.perf_counter()
         try:
-            timings[path.stem] = execute(path.resolve(), out=out, seed=args.seed, allow_errors=args.allow_errors)
+            if args.out_dir is None:
+                timings[path.stem] = execute(path)
+            else:
+                timings[path.stem] = run_with(path, args.out_dir / path.name, dict(args.settings),
+                                              prepare_only=args.prepare_only)
         except ChapterErrors as exc:
             timings[path.stem] = time.perf_counter() - started
             failures += exc.args[0]
-        print(f"  {timings[path.stem]:.1f} s", file=sys.stderr)
+        except Exception as exc:  # nbclient's CellExecutionError and kernel deaths: name the chapter, go on
+            timings[path.stem] = time.perf_counter() - started
+            failures.append(f"{path.name}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}")
+        print(f"  {timings[path.stem]:.1f} s", file=sys.stderr, flush=True)
     if args.timings:
         atomic_write(args.timings, lambda fh: fh.write(json.dumps(timings, indent=1).encode()))
     for line in failures:

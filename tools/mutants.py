@@ -1,0 +1,140 @@
+"""Plant realistic one-line bugs in ae_helpers, one at a time, and check that the chapters catch each.
+
+    OMP_NUM_THREADS=2 python tools/mutants.py              # every mutant (make mutants)
+    OMP_NUM_THREADS=2 python tools/mutants.py no-shuffle   # some of them, by name
+
+A check that no bug can trip checks nothing. Each :class:`Mutant` below is a change a
+contributor could plausibly make: one edit in one file of the package. For each, the tool
+copies ``ae_helpers`` into a temporary folder, applies the edit there (the checkout is never
+touched), and runs the chapters that use the changed code under nbval, from an empty model
+cache and with strict checks, with that copy first on ``PYTHONPATH`` so that nbval's kernels
+import it. nbval must fail. It stops at the first failing cell, so a caught mutant costs only
+the chapters up to that cell.
+
+One line per mutant: ``mutant <name> caught_by=<what failed>`` (the ``expect`` key, the
+``claim``, or the error and cell) or ``mutant <name> MISSED``; the exit status is non-zero when
+one was missed, or when a mutant's text is no longer in its file (the code moved: update the
+mutant, do not drop it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ae_helpers.paths import data_dir  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: in ``ae_helpers/<file>``, the text ``old`` (present exactly once) becomes ``new``.
+
+    ``chapters`` are the chapters that run the changed code, cheapest first (nbval stops at the
+    first failure). ``why`` says what a contributor would have meant to do.
+    """
+
+    name: str
+    file: str
+    old: str
+    new: str
+    chapters: tuple[str, ...]
+    why: str
+
+
+MUTANTS: list[Mutant] = []
+
+
+def plant(mutant: Mutant, folder: Path) -> Path:
+    """A copy of ae_helpers in ``folder`` with ``mutant`` applied; returns the folder to put on PYTHONPATH."""
+    package = folder / "ae_helpers"
+    shutil.copytree(ROOT / "ae_helpers", package, ignore=shutil.ignore_patterns("__pycache__"))
+    target = package / mutant.file
+    text = target.read_text()
+    if text.count(mutant.old) != 1:
+        raise LookupError(f"{mutant.file} holds the mutant's text {text.count(mutant.old)} times, not once: "
+                          f"the code changed; update the mutant '{mutant.name}' in tools/mutants.py")
+    target.write_text(text.replace(mutant.old, mutant.new))
+    return folder
+
+
+def caught_by(junit: Path) -> str | None:
+    """What made nbval fail, from its JUnit report: the expect key, the claim, or the error and cell."""
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        for failure in [*case.iter("failure"), *case.iter("error")]:
+            text = (failure.get("message") or "") + "\n" + (failure.text or "")
+            text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # nbval colours its tracebacks
+            where = case.get("name", "?")
+            found = re.search(r"ExpectationError: (\S+) = ", text)
+            if found:
+                return f"expect:{found.group(1)}"
+            found = re.search(r"ClaimError: the chapter says: (['\"])(.*?)\1, and this run", text)
+            if found:
+                return f"claim:'{found.group(2)}'"
+            found = re.search(r"^(\w+(?:Error|Exception|Diverged)): (.{0,80})", text, re.M)
+            if found:
+                return f"{found.group(1)} in {Path(case.get('classname', '')).name} {where}"
+            return f"output of {Path(case.get('classname', '')).name} {where}"
+    return None
+
+
+def run(mutant: Mutant, work: Path) -> str | None:
+    """Run the mutant's chapters under nbval with the bug planted; returns what caught it, or None."""
+    folder = plant(mutant, work / mutant.name)
+    env = dict(os.environ, PYTHONPATH=str(folder), AE_DATA_DIR=str(data_dir()), AE_CACHE_DIR=str(folder / "cache"),
+               AE_STRICT_CHECKS="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    env.pop("AE_EXPECT_RECORD", None)
+    where = subprocess.run([sys.executable, "-c", "import ae_helpers; print(ae_helpers.__file__)"], env=env,
+                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    if not where.startswith(str(folder)):
+        raise SystemExit(f"the kernels would import {where!r}, not the planted copy in {folder}")
+    junit = folder / "junit.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-x", "-q", "-p", "no:cacheprovider",
+                    f"--junitxml={junit}", *[f"book/{c}.ipynb" for c in mutant.chapters]],
+                   env=env, cwd=ROOT, capture_output=True, text=True)
+    return caught_by(junit) if junit.exists() else "pytest stopped before writing its report"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="mutants to run (default: all)")
+    args = parser.parse_args(argv)
+    known = {m.name: m for m in MUTANTS}
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        parser.error(f"unknown mutants {unknown}; known: {', '.join(known)}")
+    chosen = [known[n] for n in args.names] or MUTANTS
+    missed, started, seconds = 0, time.perf_counter(), {}
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        for mutant in chosen:
+            t0 = time.perf_counter()
+            try:
+                found = run(mutant, Path(tmp))
+            except LookupError as exc:
+                print(f"mutant {mutant.name} STALE: {exc}", flush=True)
+                missed += 1
+                continue
+            seconds[mutant.name] = time.perf_counter() - t0
+            if found is None:
+                missed += 1
+                print(f"mutant {mutant.name} MISSED", flush=True)
+            else:
+                print(f"mutant {mutant.name} caught_by={found}", flush=True)
+    print(f"{len(chosen) - missed} of {len(chosen)} mutants caught in {time.perf_counter() - started:.0f} s ("
+          + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()) + ")", flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
