@@ -56,8 +56,10 @@ from .plotting import (
     plot_digit_grids,
     plot_direction_sweep,
     plot_interpolation,
+    plot_kl_per_dimension,
     plot_latent_scatter,
     plot_loss_curves,
+    plot_loss_terms,
     plot_manifold,
     plot_model_comparison,
     plot_mse_vs_latent,
@@ -68,7 +70,7 @@ from .plotting import (
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
 from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawing, stored_weights_gray_error
-from .vae import VAE, elbo_terms, kl_divergence, sample_vae, vae_loss
+from .vae import VAE, elbo_terms, kl_divergence, kl_per_dimension, sample_vae, vae_loss, vae_loss_terms
 from .checks import claim, expect
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy
 from .uses import (
@@ -142,6 +144,8 @@ __all__ = [
     "plot_reconstructions",
     "plot_samples",
     "plot_tsne",
+    "plot_loss_terms",
+    "plot_kl_per_dimension",
     "decode_point",
     "explorer_2d",
     "explorer_nd",
@@ -156,6 +160,8 @@ __all__ = [
     "sample_vae",
     "trained_vae",
     "vae_loss",
+    "vae_loss_terms",
+    "kl_per_dimension",
     "elbo_terms",
     "trained_bce_autoencoder",
     "claim",

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Bump when the layout of an entry or the training code changes what an entry means.
-CACHE_FORMAT_VERSION = 2  # 2: fit became one plain autograd loop (other last bits than 1)
+CACHE_FORMAT_VERSION = 3  # 2: fit became one plain autograd loop (other last bits than 1); 3: histories keep loss terms
 
 
 def mnist_digest() -> str:

@@ -50,6 +50,8 @@ __all__ = [
     "plot_anomaly_scores",
     "plot_neighbours",
     "plot_training_curves",
+    "plot_loss_terms",
+    "plot_kl_per_dimension",
 ]
 
 DIGIT_CMAP = "gray_r"
@@ -478,12 +480,13 @@ def plot_interpolation(model: nn.Module, z_a: Any, z_b: Any, *, steps: int = 10,
 
 
 def plot_direction_sweep(model: nn.Module, mean: Any, directions: Any, stds: Any, *, n_directions: int = 5,
-                         steps: int = 9, span: float = 2.0, title: str | None = None,
-                         ax: Axes | None = None) -> Figure:
+                         steps: int = 9, span: float = 2.0, labels: Sequence[str] | None = None,
+                         title: str | None = None, ax: Axes | None = None) -> Figure:
     """Decoded codes moved along the main directions of the codes, one row per direction.
 
     Row ``i`` decodes ``mean + c * directions[i]`` for ``c`` from ``-span`` to ``+span`` times
-    ``stds[i]`` (see :func:`ae_helpers.latent.principal_directions`).
+    ``stds[i]`` (see :func:`ae_helpers.latent.principal_directions`). ``labels`` names the rows
+    (default "direction 1", ...); unit vectors as ``directions`` move single dimensions.
     """
     m = _array(mean).astype(np.float32).reshape(-1)
     v = _array(directions).astype(np.float32)
@@ -493,7 +496,10 @@ def plot_direction_sweep(model: nn.Module, mean: Any, directions: Any, stds: Any
     codes = np.array([m + c * sd[i] * v[i] for i in range(n_directions) for c in coeffs], dtype=np.float32)
     imgs = _decode_np(model, codes)
     rows = [imgs[i * steps:(i + 1) * steps] for i in range(n_directions)]
-    fig = _rows_figure(rows, [f"direction {i + 1}" for i in range(n_directions)], ax, title, inch_per_tile=0.5)
+    names = list(labels) if labels is not None else [f"direction {i + 1}" for i in range(n_directions)]
+    if len(names) < n_directions:
+        raise ValueError(f"{len(names)} labels for {n_directions} rows")
+    fig = _rows_figure(rows, names[:n_directions], ax, title, inch_per_tile=0.5)
     ax = fig.axes[0] if ax is None else ax
     step = 28 + _GAP
     ax.set_xticks([j * step + 13.5 for j in range(steps)], labels=[f"{c:+.1f}σ" for c in coeffs], fontsize=7)
@@ -673,6 +679,85 @@ def plot_training_curves(histories: Any, *, batches: bool = False, logy: bool = 
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3, which="both" if logy else "major")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_loss_terms(histories: Any, *, terms: Sequence[str] = ("reconstruction", "kl"), title: str | None = None,
+                    logy: bool = False) -> Figure:
+    """Each named term of a loss per epoch, one panel per term, for one or several models.
+
+    ``histories`` is a History or a dict ``name -> History`` whose ``terms`` and ``test_terms``
+    hold the terms (``fit`` records them for a loss made of named terms, such as a VAE's). As in
+    :func:`plot_training_curves`, an epoch's mean over its batches (solid line, circles) is drawn
+    at the middle of the epoch and a test value (dashed line, squares) at its end. Returns the
+    figure (a new one: the panels need a figure of their own).
+    """
+    items = list(histories.items()) if isinstance(histories, Mapping) else [(None, histories)]
+    if not items:
+        raise ValueError("histories is empty: pass a History or {name: History}")
+    for name, h in items:
+        missing = [t for t in terms if t not in getattr(h, "terms", {})]
+        if missing:
+            raise ValueError(f"{name or 'the history'} records no {', '.join(missing)}: it holds terms "
+                             f"{sorted(getattr(h, 'terms', {}))} (fit records the named terms of a loss that has them)")
+    fig = plt.figure(figsize=(3.3 * len(terms) + 1.6, 3.0), dpi=100, layout="constrained")
+    plt.close(fig)  # shown when returned, never a second time by pyplot (see _new_axes)
+    axes = fig.subplots(1, len(terms), squeeze=False)
+    for ax, term in zip(axes[0], terms):
+        for i, (name, h) in enumerate(items):
+            colour = f"C{i % 10}"
+            train = h.terms[term]
+            ax.plot(np.arange(1, len(train) + 1) - 0.5, train, color=colour, marker="o", markersize=3)
+            test = h.test_terms.get(term, [])
+            if test:
+                ax.plot(np.arange(1, len(test) + 1), test, color=colour, linestyle="--", marker="s", markersize=3)
+        ax.set_title(term, fontsize=10)
+        ax.set_xlabel("epoch")
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=f"C{i % 10}", linewidth=3, label=name) for i, (name, _) in enumerate(items) if name]
+    handles += [Line2D([], [], color="0.3", marker="o", markersize=3, label="training,\nmean of the epoch"),
+                Line2D([], [], color="0.3", linestyle="--", marker="s", markersize=3, label="test images\nafter the epoch")]
+    axes[0][-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def plot_kl_per_dimension(kl: Any, *, used: Any = None, threshold: float | None = None, title: str | None = None,
+                          ax: Axes | None = None) -> Figure:
+    """A bar per latent dimension, largest first: its share of the KL term (nats per image, log scale).
+
+    ``kl`` holds one value per dimension (e.g. :func:`ae_helpers.vae.kl_per_dimension`); ``used``,
+    a boolean per dimension, colours the dimensions the codes use apart from the others;
+    ``threshold`` draws a horizontal line at that value.
+    """
+    values = _array(kl).astype(np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("kl is empty: pass one value per latent dimension")
+    order = np.argsort(-values, kind="stable")
+    fig, ax = _new_axes(ax, (6.4, 2.8))
+    floor = max(values[values > 0].min(initial=1.0) / 2, 1e-6)
+    colours = ["C0"] * len(values)
+    if used is not None:
+        flags = _array(used).astype(bool).reshape(-1)
+        if flags.shape != values.shape:
+            raise ValueError(f"used has {flags.size} entries for {values.size} dimensions")
+        colours = ["C0" if flags[j] else "0.7" for j in order]
+        ax.legend(handles=[Line2D([], [], color="C0", linewidth=6, label="used"),
+                           Line2D([], [], color="0.7", linewidth=6, label="at the prior")],
+                  frameon=False, fontsize=8, loc="upper right")
+    ax.bar(np.arange(len(values)), np.maximum(values[order], floor), color=colours, width=0.8)
+    if threshold is not None:
+        ax.axhline(threshold, color="0.3", linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("latent dimension, largest KL first")
+    ax.set_ylabel("KL (nats per image)")
+    ax.set_xlim(-0.7, len(values) - 0.3)
+    ax.grid(alpha=0.3, axis="y", which="both")
     if title:
         ax.set_title(title)
     return fig

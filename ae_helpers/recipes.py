@@ -48,7 +48,7 @@ from .judge import OUTLIER_WEIGHT, Classifier, judge_loss
 from .models import AutoEncoder
 from .training import History, LossFn, fit
 from .uses import NOISE_KINDS, mixed_noise
-from .vae import BCE_LOSS_NAME, VAE, VAE_BETA, VAE_LR, bce_autoencoder_loss, vae_loss
+from .vae import BCE_LOSS_NAME, VAE, VAE_BETA, VAE_LR, bce_autoencoder_terms, vae_loss_terms
 
 __all__ = [
     "Recipe",
@@ -283,11 +283,11 @@ KINDS: dict[str, Kind] = {
         data=lambda o: {"data": "mnist-train-without", "test": "mnist-test-without", "without": _digits(o["digits"])},
         arrays=_without),
     "vae": Kind(VAE, ("latent_dim", "hidden"), f"{BCE_LOSS_NAME}+beta*kl", _latent("VAE"),
-                defaults={"lr": VAE_LR, "beta": VAE_BETA}, loss_fn=vae_loss, loss_options=("beta",)),
+                defaults={"lr": VAE_LR, "beta": VAE_BETA}, loss_fn=vae_loss_terms, loss_options=("beta",)),
     "autoencoder-bce": Kind(
         AutoEncoder, ("latent_dim", "hidden"), BCE_LOSS_NAME,
         lambda r: f"control (autoencoder, BCE, lr {r.training['lr']:g}), latent {r.model['latent_dim']}",
-        defaults={"lr": VAE_LR}, loss_fn=bce_autoencoder_loss),
+        defaults={"lr": VAE_LR}, loss_fn=bce_autoencoder_terms),
     "judge": Kind(Classifier, ("hidden",), "cross-entropy+outlier-exposure", lambda r: "judge", required=(),
                   defaults={"hidden": (256,), "epochs": 5, "lr": 2e-3, "outlier_weight": OUTLIER_WEIGHT},
                   loss_fn=judge_loss, loss_options=("outlier_weight",), arrays=_labelled),

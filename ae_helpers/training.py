@@ -5,9 +5,11 @@ learning rate 0.005, batches of 256, 10 epochs, mean squared reconstruction erro
 each epoch from a generator seeded by ``seed``. Batches are slices of that one tensor, which
 is several times faster on a CPU than a ``DataLoader`` that converts images one by one.
 
-Other models plug in through ``loss_fn(model, xb, yb) -> scalar tensor``: a variational
-autoencoder adds its KL term there, a classifier computes cross-entropy against ``yb``
-(pass ``train_targets=labels``). The test-set numbers ``fit`` records come from
+Other models plug in through ``loss_fn(model, xb, yb)``: a variational autoencoder adds its
+KL term there, a classifier computes cross-entropy against ``yb`` (pass
+``train_targets=labels``). A loss made of several terms returns them by name, with the total
+under ``"loss"`` (:data:`LossFn`): ``fit`` then records each term per epoch, for training and
+for the test images, in one pass over the test images. The test-set numbers ``fit`` records come from
 :mod:`ae_helpers.measure`; the device comes from :func:`ae_helpers.devices.pick_device`.
 
 >>> seed_everything(42)                                   # doctest: +SKIP
@@ -25,7 +27,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -40,15 +42,21 @@ __all__ = [
     "LossFn",
     "TrainingDiverged",
     "evaluate_loss",
+    "evaluate_terms",
     "fit",
+    "loss_terms",
     "fused_adam_works",
     "make_adam",
     "reconstruction_loss",
     "seed_everything",
 ]
 
-#: ``loss_fn(model, xb, yb) -> scalar tensor``; ``yb`` is ``None`` when no targets are given.
-LossFn = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+#: ``loss_fn(model, xb, yb)``, ``yb`` being ``None`` when no targets are given: a scalar tensor, or a
+#: mapping of named scalar tensors with the total under ``"loss"`` and the terms it is made of (each a
+#: mean over the batch's items, e.g. ``"reconstruction"`` and ``"kl"``). A term ``"mse"``, given in
+#: eval mode, is the reconstruction's mean squared error: ``fit`` then takes the test MSE from it
+#: instead of a second pass over the test images.
+LossFn = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None"], "torch.Tensor | Mapping[str, torch.Tensor]"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -91,6 +99,10 @@ class History:
         test_mse: mean squared reconstruction error on the test images after each epoch; filled
             when test images are given without test targets (a reconstruction task), else empty.
         epoch_seconds: training time of each epoch, without the test-set evaluation.
+        terms: for a loss made of named terms (:data:`LossFn`), each term's mean over each
+            epoch's batches, by name (``terms["kl"][e]``); empty otherwise.
+        test_terms: the same terms on the test data after each epoch (eval mode), except
+            ``"mse"``, which is ``test_mse``.
         wall_seconds: time of the whole call, evaluation included.
         batches_per_epoch: number of batches in one epoch.
         source: ``"trained"`` when this history comes from a training run in this process,
@@ -102,6 +114,8 @@ class History:
     test_losses: list[float] = field(default_factory=list)
     test_mse: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)
+    test_terms: dict[str, list[float]] = field(default_factory=dict)
     wall_seconds: float = 0.0
     batches_per_epoch: int = 0
     source: str = field(default="trained", compare=False)
@@ -136,6 +150,15 @@ class History:
             ):
                 raise ValueError(f"history field {name!r} must be a list of numbers")
             kwargs[name] = [float(v) for v in values]
+        for name in ("terms", "test_terms"):
+            table = data[name]
+            if not isinstance(table, dict) or not all(
+                isinstance(k, str) and isinstance(v, (list, tuple))
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                for k, v in table.items()
+            ):
+                raise ValueError(f"history field {name!r} must map names to lists of numbers")
+            kwargs[name] = {k: [float(x) for x in v] for k, v in table.items()}
         if not isinstance(data["wall_seconds"], (int, float)) or not isinstance(data["batches_per_epoch"], int):
             raise ValueError("history fields 'wall_seconds' and 'batches_per_epoch' must be numbers")
         return cls(**kwargs, wall_seconds=float(data["wall_seconds"]),
@@ -154,24 +177,46 @@ def reconstruction_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor | N
     return F.mse_loss(model(xb), target)
 
 
+def loss_terms(output: "torch.Tensor | Mapping[str, torch.Tensor]") -> dict[str, torch.Tensor]:
+    """A loss function's output as ``{"loss": total, **terms}`` (a lone tensor is the total)."""
+    if isinstance(output, torch.Tensor):
+        return {"loss": output}
+    if not isinstance(output, Mapping) or "loss" not in output:
+        raise TypeError("loss_fn must return a scalar tensor or a mapping with the total under 'loss', "
+                        f"got {type(output).__name__}" + (f" with keys {sorted(output)}" if isinstance(output, Mapping) else ""))
+    return dict(output)
+
+
+def evaluate_terms(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None, *,
+                   loss_fn: LossFn | None = None, batch_size: int = 2000,
+                   device: str | torch.device | None = None, flatten: bool = True) -> dict[str, float]:
+    """Mean of ``loss_fn`` and of each of its named terms over ``images``, in one pass (eval mode, no_grad).
+
+    Returns ``{"loss": ..., **terms}``, each weighted by batch size. ``loss_fn`` defaults to
+    :func:`reconstruction_loss`; the batches run through :func:`ae_helpers.measure.batch_results`.
+    """
+    loss_fn = reconstruction_loss if loss_fn is None else loss_fn
+    data = flat_images(images) if flatten else images
+
+    def weighted(xb: torch.Tensor, yb: torch.Tensor | None = None) -> dict[str, float]:
+        return {name: float(value) * xb.shape[0] for name, value in loss_terms(loss_fn(model, xb, yb)).items()}
+
+    totals: dict[str, float] = {}
+    for part in batch_results(model, weighted, data, targets=targets, batch_size=batch_size, device=device):
+        for name, value in part.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return {name: total / data.shape[0] for name, total in totals.items()}
+
+
 def evaluate_loss(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None, *,
                   loss_fn: LossFn | None = None, batch_size: int = 2000,
                   device: str | torch.device | None = None, flatten: bool = True) -> float:
     """Mean of ``loss_fn`` over ``images`` (weighted by batch size), in eval mode under no_grad.
 
-    ``loss_fn`` defaults to :func:`reconstruction_loss`; the batches run through
-    :func:`ae_helpers.measure.batch_results`. ``fit`` records this as ``History.test_losses``.
+    The total of :func:`evaluate_terms`; ``fit`` records it as ``History.test_losses``.
     """
-    loss_fn = reconstruction_loss if loss_fn is None else loss_fn
-    data = flat_images(images) if flatten else images
-
-    def weighted(xb: torch.Tensor, yb: torch.Tensor | None = None) -> float:
-        return float(loss_fn(model, xb, yb)) * xb.shape[0]
-
-    total = 0.0
-    for part in batch_results(model, weighted, data, targets=targets, batch_size=batch_size, device=device):
-        total += part
-    return total / data.shape[0]
+    return evaluate_terms(model, images, targets, loss_fn=loss_fn, batch_size=batch_size, device=device,
+                          flatten=flatten)["loss"]
 
 
 # --------------------------------------------------------------------------- training
@@ -221,8 +266,8 @@ def fit(
         train_targets: what ``loss_fn`` compares against (labels for a classifier, clean images
             for a denoising autoencoder); ``None`` for plain reconstruction.
         test_images, test_targets: evaluated after every epoch (see :class:`History`).
-        loss_fn: ``loss_fn(model, xb, yb) -> scalar tensor``; default
-            :func:`reconstruction_loss` (MSE, mean over pixels).
+        loss_fn: ``loss_fn(model, xb, yb)``, a scalar tensor or named terms with the total under
+            ``"loss"`` (:data:`LossFn`); default :func:`reconstruction_loss` (MSE, mean over pixels).
         device: ``None``/``"cpu"``, ``"auto"``, ``"cuda"`` or ``"mps"`` (see :func:`pick_device`);
             the model is moved there and stays there.
         progress: show a tqdm progress bar over the epochs.
@@ -269,14 +314,17 @@ def fit(
             t0 = time.perf_counter()
             model.train()
             order = torch.randperm(n, generator=generator).to(device)
-            losses = []
+            losses, parts = [], []
             for start in range(0, n, batch_size):
                 idx = order[start:start + batch_size]
-                loss = loss_fn(model, x[idx], None if y is None else y[idx])
+                terms = loss_terms(loss_fn(model, x[idx], None if y is None else y[idx]))
+                loss = terms.pop("loss")
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.detach())
+                if terms:
+                    parts.append(torch.stack([terms[name].detach() for name in sorted(terms)]))
             batch_losses = torch.stack(losses).to("cpu", torch.float64)  # the epoch's one sync
             history.epoch_seconds.append(time.perf_counter() - t0)
             bad = (~torch.isfinite(batch_losses)).nonzero()
@@ -285,16 +333,26 @@ def fit(
                 raise _diverged(epoch, first + 1, len(sizes), float(batch_losses[first]), lr)
             history.batch_losses.extend(batch_losses.tolist())
             history.epoch_losses.append(float((batch_losses * sizes).sum() / n))
+            if parts:
+                means = (torch.stack(parts).to("cpu", torch.float64) * sizes[:, None]).sum(0) / n
+                for name, value in zip(sorted(terms), means.tolist()):
+                    history.terms.setdefault(name, []).append(value)
             postfix = {"loss": f"{history.epoch_losses[-1]:.4f}"}
             if test_images is not None:
-                if test_targets is None:
+                if loss_fn is reconstruction_loss and test_targets is None:
                     history.test_mse.append(evaluate_mse(model, test_images, device=device))
-                    postfix["test_mse"] = f"{history.test_mse[-1]:.4f}"
-                if test_targets is None and loss_fn is reconstruction_loss:
                     history.test_losses.append(history.test_mse[-1])  # the same number: one pass
-                else:
-                    history.test_losses.append(evaluate_loss(model, test_images, test_targets, loss_fn=loss_fn,
-                                                             device=device, flatten=flatten))
+                else:  # one pass gives the loss, its terms and, when the loss names it, the MSE
+                    measured = evaluate_terms(model, test_images, test_targets, loss_fn=loss_fn, device=device,
+                                              flatten=flatten)
+                    history.test_losses.append(measured.pop("loss"))
+                    mse = measured.pop("mse", None)
+                    for name, value in measured.items():
+                        history.test_terms.setdefault(name, []).append(value)
+                    if test_targets is None:
+                        history.test_mse.append(mse if mse is not None else evaluate_mse(model, test_images, device=device))
+                if history.test_mse:
+                    postfix["test_mse"] = f"{history.test_mse[-1]:.4f}"
             bar.set_postfix(postfix, refresh=False)
     finally:
         bar.close()

@@ -34,6 +34,8 @@ __all__ = [
     "VAE",
     "kl_divergence",
     "vae_loss",
+    "vae_loss_terms",
+    "kl_per_dimension",
     "reconstruction_nll",
     "sample_vae",
     "VAE_LR",
@@ -41,6 +43,7 @@ __all__ = [
     "BCE_LOSS_NAME",
     "elbo_terms",
     "bce_autoencoder_loss",
+    "bce_autoencoder_terms",
 ]
 
 #: The learning rate the book uses for VAEs, chosen by measurement: with the plain
@@ -173,19 +176,56 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (F.relu(z) - x * z - torch.log(torch.sigmoid(z.abs()))).sum() / x.shape[0]
 
 
-def vae_loss(model: VAE, xb: torch.Tensor, yb: torch.Tensor | None = None, *,
-             beta: float = VAE_BETA) -> torch.Tensor:
-    """The negative evidence lower bound per image: ``reconstruction + beta * KL``, in nats.
+def vae_loss_terms(model: VAE, xb: torch.Tensor, yb: torch.Tensor | None = None, *,
+                   beta: float = VAE_BETA) -> dict[str, torch.Tensor]:
+    """The negative ELBO per image and its terms, in nats: ``{"loss", "reconstruction", "kl"}``.
 
-    Usable as the training engine's ``loss_fn`` (``functools.partial(vae_loss, beta=...)``);
-    ``yb`` is ignored. The reconstruction term is :func:`reconstruction_nll` (BCE summed over
-    pixels), decoded from a sampled code in training mode and from the mean in eval mode.
+    ``loss = reconstruction + beta * kl``. The reconstruction term is :func:`reconstruction_nll`
+    (BCE summed over pixels), decoded from a sampled code in training mode and from the mean in
+    eval mode; ``kl`` is :func:`kl_divergence`. In eval mode the terms also hold ``"mse"``, the
+    mean squared error of the decoded mean, so that ``fit`` measures a test epoch in one pass.
+    This is the VAE's ``loss_fn`` for :func:`~ae_helpers.training.fit` (``yb`` is ignored).
     """
     if beta < 0:
         raise ValueError(f"beta must be non-negative, got {beta}")
     mu, logvar = model.encode_distribution(xb)
     z = model.reparameterize(mu, logvar) if model.training else mu
-    return reconstruction_nll(model.decode_logits(z), xb) + beta * kl_divergence(mu, logvar)
+    logits = model.decode_logits(z)
+    reconstruction, kl = reconstruction_nll(logits, xb), kl_divergence(mu, logvar)
+    terms = {"loss": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": kl}
+    if not model.training:
+        terms["mse"] = F.mse_loss(torch.sigmoid(logits), xb.reshape(logits.shape))
+    return terms
+
+
+def vae_loss(model: VAE, xb: torch.Tensor, yb: torch.Tensor | None = None, *,
+             beta: float = VAE_BETA) -> torch.Tensor:
+    """The negative evidence lower bound per image: ``reconstruction + beta * KL``, in nats.
+
+    The total of :func:`vae_loss_terms`; ``yb`` is ignored. The reconstruction term is
+    :func:`reconstruction_nll` (BCE summed over pixels), decoded from a sampled code in training
+    mode and from the mean in eval mode.
+    """
+    return vae_loss_terms(model, xb, yb, beta=beta)["loss"]
+
+
+@torch.no_grad()
+def kl_per_dimension(model: VAE, images: torch.Tensor, *, batch_size: int = 2048) -> torch.Tensor:
+    """Each latent dimension's share of the KL term on ``images``: a ``(latent_dim,)`` tensor, nats per image.
+
+    Dimension ``j`` gets the mean over the images of ``0.5 * (mu_j**2 + sigma_j**2 - log sigma_j**2 - 1)``;
+    the shares add up to :func:`kl_divergence`. A dimension whose share is near 0 leaves every
+    image's cloud at the prior: it carries nothing about the image (an inactive unit).
+    """
+    if len(images) == 0:
+        raise ValueError("no images: got an empty batch")
+
+    def per_dimension(xb: torch.Tensor) -> torch.Tensor:
+        mu, logvar = model.encode_distribution(flatten_images(xb, model.num_features).to(torch.float32))
+        return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).double().sum(dim=0).cpu()
+
+    total = sum(batch_results(model, per_dimension, images, batch_size=batch_size))
+    return (total / len(images)).float()
 
 
 def sample_vae(model: VAE, n: int, *, seed: int = 0, batch_size: int = 2048) -> torch.Tensor:
@@ -231,12 +271,24 @@ def elbo_terms(model: VAE, images: torch.Tensor, *, seed: int = 0, batch_size: i
 # --------------------------------------------------------------------------- the control
 
 
+def bce_autoencoder_terms(model: AutoEncoder, xb: torch.Tensor, yb: torch.Tensor | None = None
+                          ) -> dict[str, torch.Tensor]:
+    """The control's loss as ``fit``'s named terms: ``{"loss"}``, and in eval mode ``"mse"`` too.
+
+    ``loss`` is :func:`bce_autoencoder_loss`; ``mse`` is the mean squared error of the
+    reconstruction, so that ``fit`` measures a test epoch in one pass. ``yb`` is ignored.
+    """
+    logits = model.decoder[:-1](model.encode(xb))  # the decoder without its final sigmoid
+    terms = {"loss": reconstruction_nll(logits, xb)}
+    if not model.training:
+        terms["mse"] = F.mse_loss(torch.sigmoid(logits), xb.reshape(logits.shape))
+    return terms
+
+
 def bce_autoencoder_loss(model: AutoEncoder, xb: torch.Tensor, yb: torch.Tensor | None = None) -> torch.Tensor:
     """A plain autoencoder's loss written like the VAE's reconstruction term, with no KL term.
 
     Binary cross-entropy summed over pixels, averaged over images (:func:`reconstruction_nll`),
     computed from the decoder's output before its sigmoid. ``yb`` is ignored.
     """
-    z = model.encode(xb)
-    logits = model.decoder[:-1](z)  # the decoder without its final sigmoid
-    return reconstruction_nll(logits, xb)
+    return bce_autoencoder_terms(model, xb, yb)["loss"]

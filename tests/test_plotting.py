@@ -415,3 +415,41 @@ def test_scatters_are_crisp_and_small():
         dots = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)][0]
         assert not dots.get_antialiased()[0] if np.ndim(dots.get_antialiased()) else not dots.get_antialiased()
         assert dots.get_rasterized()
+
+
+def test_loss_terms_one_panel_per_term_each_value_where_it_was_measured():
+    """Catches terms drawn in the wrong panel, test values at mid-epoch, a history without the terms
+    accepted silently, and a figure left open in pyplot (shown twice in a notebook)."""
+    plt.close("all")
+    h = SimpleNamespace(terms={"reconstruction": [200.0, 150.0], "kl": [5.0, 9.0]},
+                        test_terms={"reconstruction": [160.0, 140.0], "kl": [6.0, 9.5]})
+    fig = P.plot_loss_terms({"vae": h}, title="terms")
+    assert plt.get_fignums() == []
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["reconstruction", "kl"]
+    train, test = panels[1].get_lines()[:2]
+    np.testing.assert_allclose(train.get_xydata(), [[0.5, 5.0], [1.5, 9.0]])
+    np.testing.assert_allclose(test.get_xydata(), [[1.0, 6.0], [2.0, 9.5]])
+    with pytest.raises(ValueError, match="records no kl"):
+        P.plot_loss_terms(SimpleNamespace(terms={"reconstruction": [1.0]}, test_terms={}))
+
+
+def test_kl_per_dimension_bars_largest_first_coloured_by_use():
+    """Catches unsorted bars, used and unused dimensions drawn alike, and a mismatched mask accepted."""
+    kl = torch.tensor([0.001, 2.0, 0.5, 0.0])
+    fig = P.plot_kl_per_dimension(kl, used=kl > 0.01, threshold=0.01)
+    bars = fig.axes[0].patches
+    heights = [b.get_height() for b in bars]
+    assert heights[:3] == pytest.approx([2.0, 0.5, 0.001]) and heights[3] > 0  # the zero drawn at a floor (log scale)
+    assert fig.axes[0].get_yscale() == "log"
+    assert bars[0].get_facecolor() == bars[1].get_facecolor() != bars[2].get_facecolor()
+    with pytest.raises(ValueError, match="entries"):
+        P.plot_kl_per_dimension(kl, used=[True, False])
+
+
+def test_direction_sweep_names_its_rows(trained_ae_2d):
+    """Catches row labels ignored or misaligned (the VAE chapter moves single named dimensions)."""
+    fig = P.plot_direction_sweep(trained_ae_2d, torch.zeros(2), torch.eye(2), torch.ones(2), steps=3, labels=["z1", "z0"])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["z1", "z0"]
+    with pytest.raises(ValueError, match="labels"):
+        P.plot_direction_sweep(trained_ae_2d, torch.zeros(2), torch.eye(2), torch.ones(2), labels=["z1"])

@@ -15,11 +15,14 @@ from ae_helpers.models import AutoEncoder
 from ae_helpers.vae import (
     VAE,
     bce_autoencoder_loss,
+    bce_autoencoder_terms,
     elbo_terms,
     kl_divergence,
+    kl_per_dimension,
     reconstruction_nll,
     sample_vae,
     vae_loss,
+    vae_loss_terms,
 )
 
 
@@ -277,3 +280,68 @@ def test_the_control_loss_is_the_vaes_reconstruction_term_on_a_plain_autoencoder
     model.encoder[4].load_state_dict(vae.mean_head.state_dict())
     model.decoder.load_state_dict(vae.decoder.state_dict())
     assert float(bce_autoencoder_loss(model, xb)) == pytest.approx(float(vae_loss(vae, xb, beta=0.0)), rel=1e-6)
+
+
+def test_the_loss_terms_add_up_and_name_the_mse_only_in_eval_mode(subset):
+    """Catches terms that do not make up the loss, a KL weight applied twice or not at all, and an
+    eval-mode MSE that is not the decoded mean's (fit takes the test MSE from it)."""
+    seed_everything(0)
+    model = VAE(latent_dim=3)
+    x = subset[:300].reshape(300, -1)
+    model.eval()
+    with torch.no_grad():
+        terms = vae_loss_terms(model, x, beta=2.0)
+        assert set(terms) == {"loss", "reconstruction", "kl", "mse"}
+        assert torch.allclose(terms["loss"], terms["reconstruction"] + 2.0 * terms["kl"])
+        assert torch.equal(terms["loss"], vae_loss(model, x, beta=2.0))
+        expected_mse = torch.mean((model.reconstruct(x) - x) ** 2)
+        assert torch.allclose(terms["mse"], expected_mse, rtol=1e-6)
+        model.train()
+        assert "mse" not in vae_loss_terms(model, x)
+        control = AutoEncoder(latent_dim=3).eval()
+        parts = bce_autoencoder_terms(control, x)
+        assert torch.allclose(parts["mse"], torch.mean((control(x) - x) ** 2), rtol=1e-6)
+        assert torch.equal(parts["loss"], bce_autoencoder_loss(control, x))
+
+
+def test_kl_per_dimension_adds_up_to_the_kl_term(subset):
+    """Catches a per-dimension split that does not add up to the KL term or averages the wrong axis."""
+    seed_everything(1)
+    model = VAE(latent_dim=5).eval()
+    per_dimension = kl_per_dimension(model, subset[:700], batch_size=256)
+    with torch.no_grad():
+        mu, logvar = model.encode_distribution(subset[:700].reshape(700, -1))
+    assert per_dimension.shape == (5,) and (per_dimension >= 0).all()
+    assert float(per_dimension.sum()) == pytest.approx(float(kl_divergence(mu, logvar)), rel=1e-5)
+    with torch.no_grad():  # a dimension pushed far from the prior carries more KL than the others
+        model.mean_head.bias[2] += 5.0
+    shifted = kl_per_dimension(model, subset[:700])
+    assert int(shifted.argmax()) == 2 and float(shifted[2] - per_dimension[2]) == pytest.approx(12.5, rel=0.05)
+
+
+def test_fit_records_each_term_and_measures_a_test_epoch_in_one_pass(subset, monkeypatch):
+    """Catches terms that are not recorded per epoch, a test MSE that differs from evaluate_mse, and a
+    second pass over the test images where the loss already gave the MSE."""
+    import ae_helpers.training as training
+    from ae_helpers.measure import evaluate_mse
+
+    seed_everything(2)
+    model = VAE(latent_dim=2)
+    calls = []
+    monkeypatch.setattr(training, "evaluate_mse", lambda *a, **k: calls.append(1) or evaluate_mse(*a, **k))
+    history = fit(model, subset[:1000], test_images=subset[1000:1500], epochs=2, lr=1e-3,
+                  loss_fn=vae_loss_terms, progress=False)
+    assert calls == []                                  # the test MSE came with the loss's own pass
+    assert sorted(history.terms) == ["kl", "reconstruction"] and sorted(history.test_terms) == ["kl", "reconstruction"]
+    assert all(len(v) == 2 for v in [*history.terms.values(), *history.test_terms.values()])
+    for e in range(2):
+        assert history.epoch_losses[e] == pytest.approx(history.terms["reconstruction"][e] + history.terms["kl"][e],
+                                                        rel=1e-6)
+        assert history.test_losses[e] == pytest.approx(
+            history.test_terms["reconstruction"][e] + history.test_terms["kl"][e], rel=1e-6)
+    assert history.test_mse[-1] == pytest.approx(evaluate_mse(model, subset[1000:1500]), rel=1e-5)
+    again = type(history).from_dict(history.to_dict())
+    assert again.terms == history.terms and again.test_terms == history.test_terms
+    broken = {**history.to_dict(), "terms": {"kl": ["a"]}}
+    with pytest.raises(ValueError, match="terms"):
+        type(history).from_dict(broken)
