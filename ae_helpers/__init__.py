@@ -69,7 +69,7 @@ from .plotting import (
     plot_tsne,
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
-from .explorer import latent_explorer_html, pair_explorer_html, preprocess_drawing, stored_weights_gray_error
+from .explorer import latent_explorer_html, pair_explorer_html, panel_grid_codes, preprocess_drawing, stored_weights_gray_error
 from .vae import VAE, elbo_terms, kl_divergence, kl_per_dimension, sample_vae, vae_loss, vae_loss_terms
 from .checks import claim, expect
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy
@@ -153,6 +153,7 @@ __all__ = [
     "point_from_directions",
     "latent_explorer_html",
     "pair_explorer_html",
+    "panel_grid_codes",
     "preprocess_drawing",
     "stored_weights_gray_error",
     "VAE",

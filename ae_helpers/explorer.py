@@ -52,6 +52,7 @@ from .latent import decode_all, populated_range
 from .plotting import DIGIT_COLORS
 
 __all__ = [
+    "panel_grid_codes",
     "latent_explorer_html",
     "pair_explorer_html",
     "preprocess_drawing",
@@ -279,6 +280,23 @@ def _grid_codes(view: dict[str, Any], n: int) -> np.ndarray:
     """An ``n x n`` grid of codes spanning the panel's whole canvas, corners included."""
     g0, g1 = np.linspace(*view["xr"], n), np.linspace(*view["yr"], n)
     return np.stack(np.meshgrid(g0, g1), axis=-1).reshape(-1, 2).astype(np.float32)
+
+
+def panel_grid_codes(codes: Any, *, grid: int = 12, margin: float = 0.25) -> np.ndarray:
+    """The ``(grid * grid, 2)`` codes whose decoded digits :func:`pair_explorer_html` paints behind a panel.
+
+    The page tiles the panel's view (the codes' 0.5%-99.5% range widened by ``margin`` of it on
+    each side) into ``grid x grid`` tiles and decodes one code at the centre of each, row by row
+    from the top; pass the same ``grid`` and ``margin`` as to the page.
+    """
+    z = _array(codes).astype(np.float32)
+    if z.ndim != 2 or z.shape[1] != 2 or grid < 1:
+        raise ValueError(f"need 2-D codes of shape (N, 2) and grid >= 1, got codes {z.shape} and grid {grid}")
+    view = _view(z, margin)
+    (x0, x1), (y0, y1) = view["xr"], view["yr"]
+    centres = (np.arange(grid) + 0.5) / grid
+    xs, ys = x0 + centres * (x1 - x0), y1 - centres * (y1 - y0)
+    return np.array([[x, y] for y in ys for x in xs], dtype=np.float32)
 
 
 def _legend() -> str:

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from ae_helpers.explorer import (
+    panel_grid_codes,
     MAX_PAIR_HTML_BYTES,
     _javascript,
     encoder_layers,
@@ -392,3 +393,18 @@ def test_runs_when_inserted_like_a_notebook_output(page, pair):
     root = page.locator(".ae-pair").get_attribute("id")
     assert page.locator(f"#{root} .ae-explorer-fallback").count() == 0, "the no-JavaScript note is removed"
     assert len(page.evaluate("(id) => window.aeExplorers[id].decode([0, 0])", panel_id(page, root, "vae"))) == 784
+
+
+def test_panel_grid_codes_are_the_tile_centres_the_page_decodes(pair):
+    """Catches a Python grid that is not the one the page paints (the playground chapter scores those
+    tiles with the judge): the centres of the panel's grid x grid tiling of its view, top row first."""
+    models, codes, y, html = pair
+    for p in settings(html)["panels"]:
+        grid = panel_grid_codes(codes[p["name"]], grid=p["grid"])
+        n, (x0, x1), (y0, y1) = p["grid"], p["xr"], p["yr"]
+        assert grid.shape == (n * n, 2)
+        np.testing.assert_allclose(grid[0], [x0 + 0.5 / n * (x1 - x0), y1 - 0.5 / n * (y1 - y0)], rtol=1e-5)
+        np.testing.assert_allclose(grid[n + 1], [x0 + 1.5 / n * (x1 - x0), y1 - 1.5 / n * (y1 - y0)], rtol=1e-5)
+        np.testing.assert_allclose(grid[-1], [x0 + (n - 0.5) / n * (x1 - x0), y0 + 0.5 / n * (y1 - y0)], rtol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        panel_grid_codes(np.zeros((5, 3)))
