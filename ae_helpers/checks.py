@@ -102,16 +102,17 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def expect(key: str, value: float) -> bool:
+def expect(key: str, value: float) -> None:
     """Check that ``value`` lies in the range the book's recorded runs give ``key``.
 
-    Returns ``True`` when it does. Otherwise, in strict mode (the test suite), raises
-    :class:`ExpectationError` naming the key, the value and the range; in a reader's session,
-    prints one line saying so and returns ``False``. Keys are ``"<chapter>.<name>"``.
+    When it does not, in strict mode (the test suite) it raises :class:`ExpectationError` naming
+    the key, the value and the range; in a reader's session it prints one line saying so. It
+    returns nothing, so that a cell ending with a check shows no output. Keys are
+    ``"<chapter>.<name>"``.
     """
     value = _number(key, value)
     if _record({"key": key, "value": value}):
-        return True
+        return
     entry = expected_values().get(key)
     if entry is None:
         message = (f"no recorded range for {key!r} in ae_helpers/expected.json: run `make spread` "
@@ -119,10 +120,10 @@ def expect(key: str, value: float) -> bool:
         if strict():
             raise KeyError(message)
         _say(f"Note: {key} = {value:.4g} has no range in the book (a check added or renamed since the book's runs).")
-        return False
+        return
     low, high = float(entry["low"]), float(entry["high"])
     if math.isfinite(value) and low <= value <= high:
-        return True
+        return
     seen = f"its {entry.get('n', '?')} recorded runs gave {float(entry['min']):.4g} to {float(entry['max']):.4g}"
     if strict():
         raise ExpectationError(
@@ -132,25 +133,21 @@ def expect(key: str, value: float) -> bool:
     _say(f"Note: {key} = {value:.4g} is outside the book's range, {low:.4g} to {high:.4g} ({seen}). "
          "That is expected when you changed a setting or a seed; the text's numbers describe the book's runs, "
          "not this one.")
-    return False
 
 
-def claim(holds: object, statement: str) -> bool:
+def claim(holds: object, statement: str) -> None:
     """Check a statement the chapter makes; ``holds`` is the comparison that proves it.
 
-    Returns ``True`` when it holds. Otherwise, in strict mode (the test suite), raises
-    :class:`ClaimError` quoting ``statement``; in a reader's session, prints one line saying
-    that this run does not show it and returns ``False``.
+    When it does not hold, in strict mode (the test suite) it raises :class:`ClaimError` quoting
+    ``statement``; in a reader's session it prints one line saying that this run does not show
+    it. It returns nothing, so that a cell ending with a claim shows no output.
     """
     if not isinstance(statement, str) or not statement.strip():
         raise TypeError("claim(holds, statement) needs the statement as a sentence")
     ok = bool(holds)
-    if _record({"claim": statement, "holds": ok}):
-        return ok
-    if ok:
-        return True
+    if _record({"claim": statement, "holds": ok}) or ok:
+        return
     if strict():
         raise ClaimError(f"the chapter says: {statement!r}, and this run does not show it")
     _say(f"Note: the text says {statement!r}; this run does not show it. That can happen after a change "
          "of setting or seed: the text describes the book's runs.")
-    return False
