@@ -53,7 +53,46 @@ class Mutant:
     why: str
 
 
-MUTANTS: list[Mutant] = []
+ALL = ("01_data", "02_latent2d", "03_latent_size", "04_latent50", "05_uses", "06_vae", "07_playground")
+
+MUTANTS: list[Mutant] = [
+    Mutant("decoder-sigmoid-dropped", "models.py",
+           "num_features], final=nn.Sigmoid())", "num_features])",
+           ALL[1:], "drop the decoder's last sigmoid (say, to return logits) and forget the loss still wants pixels"),
+    Mutant("pixels-0-255", "data.py",
+           ".unsqueeze(1).float().div_(255.0)", ".unsqueeze(1).float()",
+           ALL, "keep MNIST's bytes as they are, 0 to 255, instead of scaling them to [0, 1]"),
+    Mutant("no-shuffle", "training.py",
+           "order = torch.randperm(n, generator=generator).to(device)", "order = torch.arange(n, device=device)",
+           ALL[1:], "visit the training images in file order, as the tutorial the book grew from did"),
+    Mutant("test-set-in-train-mode", "measure.py",
+           "    was_training = model.training\n    model.eval()", "    was_training = model.training\n    model.train()",
+           ("06_vae", *ALL[1:5], "07_playground"), "measure the test set in training mode (a VAE then samples its codes)"),
+    Mutant("pca-not-centred", "latent.py",
+           "xc = x - mean.to(torch.float32)", "xc = x",
+           ("03_latent_size", "05_uses"), "fit PCA to the raw pixels without subtracting the mean image"),
+    Mutant("covariance-root-transposed", "latent.py",
+           "return (mean + eps @ root.T).to(torch.float32)", "return (mean + eps @ root).to(torch.float32)",
+           ("04_latent50", "06_vae"), "draw full-covariance samples with the transposed square root of the covariance"),
+    Mutant("tsne-on-two-dimensions", "latent.py",
+           "x = float_tensor(codes).numpy().astype(np.float64)", "x = float_tensor(codes)[:, :2].numpy().astype(np.float64)",
+           ("04_latent50",), "run t-SNE on the first two dimensions of the codes only"),
+    Mutant("denoiser-trained-on-clean-inputs", "recipes.py",
+           'return {"train_images": mixed_noise(train_images, training["noises"], seed=training["noise_seed"]),',
+           'return {"train_images": train_images,',
+           ("05_uses",), "train the denoiser on the clean images instead of the corrupted ones"),
+    Mutant("test-set-in-the-knn-index", "uses.py",
+           "KNeighborsClassifier(n_neighbors=k).fit(xtr, ytr.astype(np.int64))",
+           "KNeighborsClassifier(n_neighbors=k).fit(np.concatenate([xtr, xte]), np.concatenate([ytr, yte]).astype(np.int64))",
+           ("05_uses",), "search the test items among the neighbours too (each finds itself)"),
+    Mutant("judge-trained-on-shuffled-labels", "recipes.py",
+           'return {"train_images": train_images, "train_targets": train_labels,',
+           'return {"train_images": train_images, "train_targets": train_labels[torch.randperm(len(train_labels))],',
+           ("03_latent_size", "04_latent50", "06_vae", "07_playground"), "pair the judge's images with shuffled labels"),
+    Mutant("kl-summed-over-the-batch", "vae.py",
+           "    return per_sample.mean()", "    return per_sample.sum()",
+           ("06_vae", "07_playground"), "sum the KL term over the batch instead of averaging it, as the reconstruction is"),
+]
 
 
 def plant(mutant: Mutant, folder: Path) -> Path:
