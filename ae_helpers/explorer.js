@@ -87,6 +87,17 @@
     ctx.putImageData(img, 0, 0);
   }
 
+  // Where a pointer event falls on a canvas, in the canvas's own pixels: its content box (inside
+  // border and padding) is mapped onto its drawing buffer, so a canvas that CSS scales down to fit
+  // a narrow screen still puts the point where the finger is.
+  function canvasPoint(canvas, e) {
+    var r = canvas.getBoundingClientRect(), s = window.getComputedStyle(canvas);
+    function px(side) { return (parseFloat(s["border" + side + "Width"]) || 0) + (parseFloat(s["padding" + side]) || 0); }
+    var left = px("Left"), top = px("Top");
+    var w = r.width - left - px("Right"), h = r.height - top - px("Bottom");
+    return [(e.clientX - r.left - left) * canvas.width / w, (e.clientY - r.top - top) * canvas.height / h];
+  }
+
   function offscreen(w, h) {
     var c = document.createElement("canvas");
     c.width = w; c.height = h;
@@ -180,8 +191,7 @@
     }
     function setCode(z) { code = [Number(z[0]), Number(z[1])]; draw(); }
     function fromEvent(e) {
-      var r = lat.getBoundingClientRect();
-      var px = (e.clientX - r.left) * W / r.width, py = (e.clientY - r.top) * H / r.height;
+      var q = canvasPoint(lat, e), px = q[0], py = q[1];
       px = Math.min(W - m.r, Math.max(m.l, px)); py = Math.min(H - m.b, Math.max(m.t, py));
       setCode(toCode(px, py));
     }
@@ -271,10 +281,7 @@
   // segment. Returns {ink(), clear()}.
   function drawPad(canvas, lineWidth, onChange) {
     var ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, last = null;
-    function at(e) {
-      var r = canvas.getBoundingClientRect();
-      return [(e.clientX - r.left) * W / r.width, (e.clientY - r.top) * H / r.height];
-    }
+    function at(e) { return canvasPoint(canvas, e); }
     ctx.lineCap = "round"; ctx.lineJoin = "round";
     canvas.addEventListener("pointerdown", function (e) {
       if (canvas.setPointerCapture) { try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* not capturable */ } }
