@@ -31,13 +31,18 @@ from ae_helpers.models import AutoEncoder
 from ae_helpers.training import fit, seed_everything
 from ae_helpers.vae import VAE, VAE_LR, vae_loss
 from explorer_page import (
+    PHONES,
     assert_self_contained,
     canvas_pixels,
     code_of,
+    content_box,
     digit_grays,
     gray_levels,
     insert_like_a_notebook,
     load,
+    overflow,
+    phone_document,
+    phone_page,
     press_keys,
     torch_grays,
 )
@@ -408,3 +413,26 @@ def test_panel_grid_codes_are_the_tile_centres_the_page_decodes(pair):
         np.testing.assert_allclose(grid[-1], [x0 + (n - 0.5) / n * (x1 - x0), y0 + 0.5 / n * (y1 - y0)], rtol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         panel_grid_codes(np.zeros((5, 3)))
+
+
+# ---- on a phone and on a wide screen ----------------------------------------------------------
+
+def test_wide_screen_keeps_the_big_panels(page, pair):
+    """Catches a layout for phones that shrinks the two panels or stacks them where there is room."""
+    root = load_pair(page, pair[3])
+    a, b = (content_box(page, f"#{panel_id(page, root, n)} canvas.ae-explorer-latent") for n in MODELS)
+    assert a["width"] == a["height"] == a["pixels"] == b["width"] == b["pixels"] == 300
+    assert b["x"] > a["x"] + a["width"] and b["y"] == a["y"], "side by side"
+    assert overflow(page, f"#{root}") == []
+
+
+@pytest.mark.parametrize("width, height", PHONES, ids=[f"{w}px" for w, _ in PHONES])
+def test_fits_a_phone(browser, pair, width, height):
+    """Catches a playground wider than the book's column on a phone (the page scrolling sideways, a
+    scatter sticking out of its box)."""
+    with phone_page(browser, width, height) as page:
+        root = load_pair(page, phone_document(pair[3]))
+        assert overflow(page, f"#{root}") == []
+        for name in MODELS:
+            box = content_box(page, f"#{panel_id(page, root, name)} canvas.ae-explorer-latent")
+            assert abs(box["width"] - box["height"]) < 0.5 and box["width"] >= 0.8 * (width - 44)
