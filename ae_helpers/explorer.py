@@ -25,8 +25,10 @@ DOM contract (relied on by the browser tests):
 * a pair is a ``<div class="ae-pair" id="...">`` holding two panels (``data-model`` ``"ae"``
   and ``"vae"``), ``<input class="ae-pair-grid" type="checkbox">``, ``<canvas
   class="ae-pair-draw">`` (the pad), ``<button class="ae-pair-clear">``, ``<canvas
-  class="ae-pair-input">`` (the drawing as the encoders see it) and one ``<canvas
-  class="ae-pair-recon" data-model="...">`` per model; its root's ``data-drawn-codes`` is JSON
+  class="ae-pair-input">`` (the drawing as the encoders see it), and per model one ``<canvas
+  class="ae-pair-recon" data-model="...">`` and one ``<canvas class="ae-pair-map"
+  data-model="...">`` (a small map of that model's scatter with the drawing's ring, in sight of
+  the pad where the panels are not, as on a phone); its root's ``data-drawn-codes`` is JSON
   ``{"ae": [z0, z1], "vae": [z0, z1]}`` or ``null``, and ``window.aeExplorers[pairId]`` has
   ``.panels`` (model name -> panel id), ``.drawnInk()``, ``.drawnImage()`` (784 values, the
   output of :func:`preprocess_drawing`), ``.drawnCodes()``, ``.setGrid(bool)`` and ``.clear()``;
@@ -408,7 +410,9 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
     paints each decoder's ``grid x grid`` digits behind its scatter. The reader can draw a digit
     with mouse or finger: the page prepares it like an MNIST digit (:func:`preprocess_drawing`),
     encodes it with both encoders (a VAE's code is its mean), marks where it lands in each
-    scatter and shows each model's reconstruction. Both models' weights are embedded.
+    scatter and shows each model's reconstruction beside the pad, with a small map of its scatter
+    and the mark under it (on a phone the panels have scrolled away while the reader draws).
+    Both models' weights are embedded.
 
     Args:
         ae_model, vae_model: models with 2-D codes, ``encoder`` / ``decoder`` made of Linear and
@@ -463,9 +467,19 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
                 f'{_digit_canvas("ae-explorer-digit", scale)}'
                 '<div class="ae-explorer-readout" style="font-family:monospace"></div></div></div>')
 
-    def small(cls: str, caption: str, extra: str = "") -> str:
-        return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{_digit_canvas(cls, 3, extra)}'
+    def small(canvas: str, caption: str) -> str:
+        return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{canvas}'
                 f'<div style="font-size:11px;color:#555">{caption}</div></div>')
+
+    def mini_map(column: int, p: dict[str, Any]) -> str:
+        """A small map of a model's scatter with the ring, under its reconstruction: on a phone the
+        panels are out of sight while the reader draws, the pad's neighbours are not."""
+        # Twice the shown size: sharp on screens with two device pixels per CSS pixel.
+        return (f'<div style="grid-column:{column}">'
+                + small(f'<canvas class="ae-pair-map" data-model="{p["name"]}" width="{2 * 28 * 3}" '
+                        f'height="{2 * 28 * 3}" role="img" aria-label="where the {p["title"]}\'s encoder puts '
+                        f'your digit" style="{_fit(28 * 3)}"></canvas>', "where its encoder puts it")
+                + '</div>')
 
     drawing = (
         '<div class="ae-pair-drawing" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
@@ -475,10 +489,13 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
         f'style="width:{pad_size + 2}px;max-width:100%;height:auto;box-sizing:border-box;background:#fff;'
         'touch-action:none;cursor:crosshair;border:1px solid #999"></canvas>'
         '<div><button type="button" class="ae-pair-clear" style="margin-top:2px">clear</button></div></div>'
-        '<div style="display:flex;gap:8px;margin-top:20px">'
-        + small("ae-pair-input", "your digit, as the encoders see it")
-        + "".join(small("ae-pair-recon", f'{p["title"]}\'s reconstruction', f' data-model="{p["name"]}"')
-                  for p in panels)
+        # A grid, so that both maps start on one line under their reconstructions.
+        f'<div style="display:grid;grid-template-columns:repeat({1 + len(panels)},{28 * 3 + 2}px);'
+        'gap:6px 8px;align-items:start;margin-top:20px">'
+        + small(_digit_canvas("ae-pair-input", 3), "your digit, as the encoders see it")
+        + "".join(small(_digit_canvas("ae-pair-recon", 3, f' data-model="{p["name"]}"'),
+                        f'{p["title"]}\'s reconstruction') for p in panels)
+        + "".join(mini_map(2 + k, p) for k, p in enumerate(panels))
         + '</div></div>'
     )
     html = (
@@ -494,7 +511,7 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
         '(or click a scatter and use the arrow keys; Shift for bigger steps) and that model decodes it below. '
         'The points are not linked, because the two models\' codes have different scales and axes that mean '
         'nothing to each other. Draw a digit on the pad: the red rings show where each encoder puts it, '
-        'and each model\'s reconstruction appears beside the pad.</div>'
+        'in its scatter and in the small map under its reconstruction, beside the pad.</div>'
         f'{_FALLBACK}</div>'
         + _script(cfg)
     )
