@@ -36,7 +36,7 @@ import torch
 __all__ = ["embedded_configs", "notebook_configs", "decoders", "decode", "gray_levels", "torch_grays",
            "assert_self_contained", "load", "insert_like_a_notebook", "code_of", "press_keys", "canvas_pixels",
            "digit_grays", "explorer_settings", "PHONES", "phone_document", "phone_page", "overflow", "content_box",
-           "finger_drag", "code_under"]
+           "screen_rect", "finger_drag", "code_under"]
 
 CFG_MARKER = '({"kind":'
 
@@ -260,15 +260,26 @@ def content_box(page: Any, selector: str) -> dict[str, float]:
     }""", selector)
 
 
+def screen_rect(page: Any) -> dict[str, float]:
+    """The part of the page on screen (the visual viewport) in client coordinates, those of
+    ``getBoundingClientRect``: ``left``, ``top``, ``right``, ``bottom`` and ``scale`` (pinch zoom)."""
+    return page.evaluate("""() => { const v = window.visualViewport;
+        return {left: v.offsetLeft, top: v.offsetTop, right: v.offsetLeft + v.width,
+                bottom: v.offsetTop + v.height, scale: v.scale}; }""")
+
+
 def finger_drag(page: Any, points: Sequence[tuple[float, float]], steps: int = 4) -> None:
-    """Touch the screen at the first of ``points`` (viewport CSS pixels), slide through the others in
-    ``steps`` moves each, and lift: real touch input, which the browser hit-tests and turns into
-    pointer events itself (Chromium's DevTools protocol)."""
+    """Touch the screen at the first of ``points`` (client CSS pixels, as ``getBoundingClientRect``
+    gives them), slide through the others in ``steps`` moves each, and lift: real touch input, which
+    the browser hit-tests and turns into pointer events itself (Chromium's DevTools protocol, whose
+    touch points are on the screen: the visual viewport, which a phone may offset or zoom)."""
+    screen = screen_rect(page)
     cdp = page.context.new_cdp_session(page)
     try:
         def send(kind: str, xy: tuple[float, float] | None) -> None:
-            cdp.send("Input.dispatchTouchEvent",
-                     {"type": kind, "touchPoints": [] if xy is None else [{"x": xy[0], "y": xy[1]}]})
+            touch = [] if xy is None else [{"x": (xy[0] - screen["left"]) * screen["scale"],
+                                            "y": (xy[1] - screen["top"]) * screen["scale"]}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch})
 
         send("touchStart", points[0])
         for (x0, y0), (x1, y1) in zip(points, points[1:]):

@@ -46,6 +46,7 @@ from explorer_page import (
     phone_document,
     phone_page,
     press_keys,
+    screen_rect,
     torch_grays,
 )
 
@@ -437,8 +438,9 @@ def ring_red(px: np.ndarray) -> np.ndarray:
     return (px[..., 0] > 150) & (px[..., 1] < 40) & (px[..., 2] < 40) & (px[..., 3] > 200)
 
 
-def in_view(box: dict, width: int, height: int) -> bool:
-    return box["left"] >= 0 and box["top"] >= 0 and box["right"] <= width and box["bottom"] <= height
+def on_screen(box: dict, screen: dict) -> bool:
+    """Whether a box (client coordinates) lies inside :func:`screen_rect`'s rectangle."""
+    return all(box[k] >= screen[k] for k in ("left", "top")) and all(box[k] <= screen[k] for k in ("right", "bottom"))
 
 
 def test_wide_screen_keeps_the_big_panels(page, pair):
@@ -518,16 +520,19 @@ def test_drawing_with_a_finger_keeps_both_rings_in_sight(browser, pair, width, h
 
         keep = min(itertools.product(*rings.values()), key=lambda choice: span(choice)[1] - span(choice)[0])
         top, bottom = span(keep)
-        assert bottom - top <= height, (f"the pad and the rings nearest it ({[c['cls'] for c in keep]}) span "
-                                        f"{bottom - top:.0f} px, more than the {height}-px screen")
-        page.evaluate("(dy) => window.scrollBy(0, dy)", (top + bottom) / 2 - height / 2)
+        screen = screen_rect(page)
+        tall = screen["bottom"] - screen["top"]
+        assert bottom - top <= tall, (f"the pad and the rings nearest it ({[c['cls'] for c in keep]}) span "
+                                      f"{bottom - top:.0f} px, more than the {tall:.0f}-px screen")
+        page.evaluate("(dy) => window.scrollBy(0, dy)", (top + bottom) / 2 - (screen["top"] + screen["bottom"]) / 2)
         # Draw again there, with the finger, and look: the pad and both rings on screen at once.
         page.evaluate("(id) => window.aeExplorers[id].clear()", root)
         assert all(c["red"] == 0 for c in page.evaluate(_RINGS_JS, root)), "clearing removes the rings"
         draw()
         shown = page.evaluate(_RINGS_JS, root)
-        assert in_view(page.evaluate("(sel) => document.querySelector(sel).getBoundingClientRect().toJSON()", pad),
-                       width, height)
+        screen = screen_rect(page)
+        assert on_screen(page.evaluate("(sel) => document.querySelector(sel).getBoundingClientRect().toJSON()", pad),
+                         screen)
         for name, old in zip(MODELS, keep):
             (now,) = [c for c in shown if c["model"] == name and c["cls"] == old["cls"]]
-            assert now["red"] > 0 and in_view(now["box"], width, height), (name, now)
+            assert now["red"] > 0 and on_screen(now["box"], screen), (name, now, screen)
