@@ -87,6 +87,17 @@
     ctx.putImageData(img, 0, 0);
   }
 
+  // Where a pointer event falls on a canvas, in the canvas's own pixels: its content box (inside
+  // border and padding) is mapped onto its drawing buffer, so a canvas that CSS scales down to fit
+  // a narrow screen still puts the point where the finger is.
+  function canvasPoint(canvas, e) {
+    var r = canvas.getBoundingClientRect(), s = window.getComputedStyle(canvas);
+    function px(side) { return (parseFloat(s["border" + side + "Width"]) || 0) + (parseFloat(s["padding" + side]) || 0); }
+    var left = px("Left"), top = px("Top");
+    var w = r.width - left - px("Right"), h = r.height - top - px("Bottom");
+    return [(e.clientX - r.left - left) * canvas.width / w, (e.clientY - r.top - top) * canvas.height / h];
+  }
+
   function offscreen(w, h) {
     var c = document.createElement("canvas");
     c.width = w; c.height = h;
@@ -97,7 +108,7 @@
 
   // root: a div.ae-explorer holding canvas.ae-explorer-latent and canvas.ae-explorer-digit.
   // p: this panel's settings (decoder, optional encoder, points, labels, ranges, ticks, start, grid).
-  // Registers and returns {decode, encode, setCode, getCode, setGrid, setMarker}.
+  // Registers and returns {decode, encode, setCode, getCode, setGrid, setMarker, addMap}.
   function panel(root, p) {
     var lat = root.querySelector("canvas.ae-explorer-latent");
     var dig = root.querySelector("canvas.ae-explorer-digit");
@@ -155,33 +166,47 @@
       g.restore();
     }
 
+    // Where the drawn digit landed: a red ring with a cross on a white halo, k times the size
+    // it has on the scatter.
+    function ring(g, x, y, k) {
+      g.lineWidth = 4 * k; g.strokeStyle = "#ffffff";
+      g.beginPath(); g.arc(x, y, 9 * k, 0, 2 * Math.PI); g.stroke();
+      g.lineWidth = 2 * k; g.strokeStyle = "#d00000";
+      g.beginPath(); g.arc(x, y, 9 * k, 0, 2 * Math.PI);
+      g.moveTo(x - 5 * k, y - 5 * k); g.lineTo(x + 5 * k, y + 5 * k);
+      g.moveTo(x + 5 * k, y - 5 * k); g.lineTo(x - 5 * k, y + 5 * k); g.stroke();
+    }
+
+    // Small maps (a pair shows one beside each reconstruction, in sight of the pad): the scatter's
+    // plotting area, shrunk to the map's canvas, with the ring.
+    var maps = [];
+    function paintMaps() {
+      maps.forEach(function (c) {
+        var g = c.getContext("2d"), w = c.width, h = c.height;
+        g.drawImage(bg, m.l, m.t, pw, ph, 0, 0, w, h);
+        if (marker) ring(g, (marker[0] - x0) / (x1 - x0) * w, (y1 - marker[1]) / (y1 - y0) * h, w / 112);
+      });
+    }
+
     var ctx = lat.getContext("2d");
     function draw() {
       ctx.drawImage(bg, 0, 0);
       ctx.save();
       ctx.beginPath(); ctx.rect(m.l, m.t, pw, ph); ctx.clip();
-      if (marker) {  // where the drawn digit landed: a red ring with a cross
-        var d = toPx(marker);
-        ctx.lineWidth = 4; ctx.strokeStyle = "#ffffff";
-        ctx.beginPath(); ctx.arc(d[0], d[1], 9, 0, 2 * Math.PI); ctx.stroke();
-        ctx.lineWidth = 2; ctx.strokeStyle = "#d00000";
-        ctx.beginPath(); ctx.arc(d[0], d[1], 9, 0, 2 * Math.PI);
-        ctx.moveTo(d[0] - 5, d[1] - 5); ctx.lineTo(d[0] + 5, d[1] + 5);
-        ctx.moveTo(d[0] + 5, d[1] - 5); ctx.lineTo(d[0] - 5, d[1] + 5); ctx.stroke();
-      }
+      if (marker) { var d = toPx(marker); ring(ctx, d[0], d[1], 1); }
       var q = toPx(code);
       ctx.beginPath(); ctx.arc(q[0], q[1], 6, 0, 2 * Math.PI);
       ctx.fillStyle = "#000000"; ctx.fill();
       ctx.lineWidth = 2; ctx.strokeStyle = "#ffffff"; ctx.stroke();
       ctx.restore();
+      paintMaps();
       paintDigit(dig, decode(code));
       root.setAttribute("data-code", JSON.stringify([code[0], code[1]]));
       if (readout) readout.textContent = "z = (" + code[0].toFixed(2) + ", " + code[1].toFixed(2) + ")";
     }
     function setCode(z) { code = [Number(z[0]), Number(z[1])]; draw(); }
     function fromEvent(e) {
-      var r = lat.getBoundingClientRect();
-      var px = (e.clientX - r.left) * W / r.width, py = (e.clientY - r.top) * H / r.height;
+      var q = canvasPoint(lat, e), px = q[0], py = q[1];
       px = Math.min(W - m.r, Math.max(m.l, px)); py = Math.min(H - m.b, Math.max(m.t, py));
       setCode(toCode(px, py));
     }
@@ -211,7 +236,8 @@
       setCode: setCode,
       getCode: function () { return code.slice(); },
       setGrid: function (on) { showGrid = !!on; paintBackground(); draw(); },
-      setMarker: function (z) { marker = z ? [Number(z[0]), Number(z[1])] : null; draw(); }
+      setMarker: function (z) { marker = z ? [Number(z[0]), Number(z[1])] : null; draw(); },
+      addMap: function (canvas) { maps.push(canvas); paintMaps(); }
     };
     window.aeExplorers[root.id] = api;
     paintBackground();
@@ -271,10 +297,7 @@
   // segment. Returns {ink(), clear()}.
   function drawPad(canvas, lineWidth, onChange) {
     var ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, last = null;
-    function at(e) {
-      var r = canvas.getBoundingClientRect();
-      return [(e.clientX - r.left) * W / r.width, (e.clientY - r.top) * H / r.height];
-    }
+    function at(e) { return canvasPoint(canvas, e); }
     ctx.lineCap = "round"; ctx.lineJoin = "round";
     canvas.addEventListener("pointerdown", function (e) {
       if (canvas.setPointerCapture) { try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* not capturable */ } }
@@ -317,13 +340,16 @@
   }
 
   // Two panels (each its own model, its own codes and its own point), the grid toggle, and the
-  // drawing pad whose digit is encoded by every panel's encoder and marked in its scatter.
+  // drawing pad whose digit is encoded by every panel's encoder and marked in its scatter and in
+  // its small map beside the pad.
   function pair(root) {
     removeFallback(root);
     var panels = {}, recon = {}, image = null, codes = null;
     cfg.panels.forEach(function (p) {
       panels[p.name] = panel(root.querySelector("[id='" + p.id + "']"), p);
       recon[p.name] = root.querySelector("canvas.ae-pair-recon[data-model='" + p.name + "']");
+      var map = root.querySelector("canvas.ae-pair-map[data-model='" + p.name + "']");
+      if (map) panels[p.name].addMap(map);
     });
     var seen = root.querySelector("canvas.ae-pair-input");
     var toggle = root.querySelector("input.ae-pair-grid");

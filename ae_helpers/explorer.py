@@ -25,11 +25,16 @@ DOM contract (relied on by the browser tests):
 * a pair is a ``<div class="ae-pair" id="...">`` holding two panels (``data-model`` ``"ae"``
   and ``"vae"``), ``<input class="ae-pair-grid" type="checkbox">``, ``<canvas
   class="ae-pair-draw">`` (the pad), ``<button class="ae-pair-clear">``, ``<canvas
-  class="ae-pair-input">`` (the drawing as the encoders see it) and one ``<canvas
-  class="ae-pair-recon" data-model="...">`` per model; its root's ``data-drawn-codes`` is JSON
+  class="ae-pair-input">`` (the drawing as the encoders see it), and per model one ``<canvas
+  class="ae-pair-recon" data-model="...">`` and one ``<canvas class="ae-pair-map"
+  data-model="...">`` (a small map of that model's scatter with the drawing's ring, in sight of
+  the pad where the panels are not, as on a phone); its root's ``data-drawn-codes`` is JSON
   ``{"ae": [z0, z1], "vae": [z0, z1]}`` or ``null``, and ``window.aeExplorers[pairId]`` has
   ``.panels`` (model name -> panel id), ``.drawnInk()``, ``.drawnImage()`` (784 values, the
-  output of :func:`preprocess_drawing`), ``.drawnCodes()``, ``.setGrid(bool)`` and ``.clear()``.
+  output of :func:`preprocess_drawing`), ``.drawnCodes()``, ``.setGrid(bool)`` and ``.clear()``;
+* canvases keep their drawing size (``width``/``height``) and are shown at it where there is room;
+  in a narrower column (a phone) CSS scales them down, and pointer positions are mapped through
+  each canvas's displayed box (inside its border) to its pixels.
 """
 
 from __future__ import annotations
@@ -309,16 +314,22 @@ _FALLBACK = ('<div class="ae-explorer-fallback" style="color:#a00">This explorer
              '(in Jupyter, trust the notebook).</div>')
 
 
+def _fit(px: int) -> str:
+    """CSS for a square canvas of ``px`` pixels with a 1-px border: shown at its own size where there is
+    room, scaled down (square, same drawing) to its container's width where there is not."""
+    return f"width:{px + 2}px;max-width:100%;height:auto;box-sizing:border-box;border:1px solid #ddd"
+
+
 def _latent_canvas(size: int) -> str:
     return (f'<canvas class="ae-explorer-latent" width="{size}" height="{size}" tabindex="0" '
             'aria-label="latent space: drag the point, or focus and use the arrow keys" '
-            f'style="width:{size}px;height:{size}px;touch-action:none;cursor:crosshair;border:1px solid #ddd"></canvas>')
+            f'style="{_fit(size)};touch-action:none;cursor:crosshair"></canvas>')
 
 
 def _digit_canvas(cls: str, scale: int, extra: str = "") -> str:
     px = 28 * scale
     return (f'<canvas class="{cls}" data-scale="{scale}"{extra} width="{px}" height="{px}" '
-            f'style="width:{px}px;height:{px}px;image-rendering:pixelated;border:1px solid #ddd"></canvas>')
+            f'style="{_fit(px)};image-rendering:pixelated"></canvas>')
 
 
 def _check_size(html: str, limit: int, advice: str) -> None:
@@ -335,6 +346,8 @@ def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points:
     Shows a seeded sample of ``n_points`` codes on a canvas, coloured by digit; the reader drags
     the black point and the decoded 28 x 28 digit is redrawn live by a JavaScript copy of the
     decoder (its weights embedded as float32). No network, no CDN, no widget library; under 1 MB.
+    The digit stays on the scatter's right: in a column narrower than both (a phone) both are
+    shown smaller, the scatter keeping most of the width.
 
     Args:
         model: trained model with a 2-D code and a ``decoder`` of Linear/ReLU/Sigmoid layers.
@@ -364,13 +377,16 @@ def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points:
              "start": [float(start_code[0]), float(start_code[1])], **_view(z, margin)}
     cfg = {"kind": "single", "id": element_id, "colors": list(DIGIT_COLORS), "margin": _MARGIN, "panels": [panel]}
     px = 28 * scale
+    # One row that never wraps, so the digit stays on the scatter's right: where the column is
+    # narrower than both (a phone), both shrink, the digit faster but not below 3 pixels per pixel.
     html = (
         f'<div class="ae-explorer" id="{element_id}" data-code="{json.dumps(panel["start"])}" '
-        'style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start;font-family:sans-serif;'
+        'style="display:flex;gap:16px;align-items:flex-start;font-family:sans-serif;'
         'font-size:13px;color:#222;background:#fff;padding:6px">'
-        f'<div>{_latent_canvas(size)}'
+        f'<div style="flex:0 1 {size + 2}px;min-width:0">{_latent_canvas(size)}'
         f'<div style="max-width:{size}px;margin-top:4px">{_legend()}</div></div>'
-        f'<div>{_digit_canvas("ae-explorer-digit", scale)}'
+        f'<div style="flex:0 1.5 {px + 40}px;min-width:{min(px, 28 * 3) + 2}px">'
+        f'{_digit_canvas("ae-explorer-digit", scale)}'
         '<div class="ae-explorer-readout" style="margin-top:4px;font-family:monospace"></div>'
         f'<div style="max-width:{px + 40}px;margin-top:4px;color:#555">Drag the black point over the codes '
         '(or click the scatter and use the arrow keys); the digit is decoded as you move.</div>'
@@ -394,7 +410,9 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
     paints each decoder's ``grid x grid`` digits behind its scatter. The reader can draw a digit
     with mouse or finger: the page prepares it like an MNIST digit (:func:`preprocess_drawing`),
     encodes it with both encoders (a VAE's code is its mean), marks where it lands in each
-    scatter and shows each model's reconstruction. Both models' weights are embedded.
+    scatter and shows each model's reconstruction beside the pad, with a small map of its scatter
+    and the mark under it (on a phone the panels have scrolled away while the reader draws).
+    Both models' weights are embedded.
 
     Args:
         ae_model, vae_model: models with 2-D codes, ``encoder`` / ``decoder`` made of Linear and
@@ -443,28 +461,41 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
 
     def panel_html(p: dict[str, Any]) -> str:
         return (f'<div class="ae-explorer ae-pair-panel" id="{p["id"]}" data-model="{p["name"]}" '
-                f'data-weights="{p["decoder"]["dtype"]}" data-code="{json.dumps(p["start"])}">'
+                f'data-weights="{p["decoder"]["dtype"]}" data-code="{json.dumps(p["start"])}" style="min-width:0">'
                 f'<div style="font-weight:bold;margin-bottom:2px">{p["title"]}</div>{_latent_canvas(size)}'
                 f'<div style="display:flex;gap:8px;align-items:center;margin-top:4px">'
                 f'{_digit_canvas("ae-explorer-digit", scale)}'
                 '<div class="ae-explorer-readout" style="font-family:monospace"></div></div></div>')
 
-    def small(cls: str, caption: str, extra: str = "") -> str:
-        return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{_digit_canvas(cls, 3, extra)}'
+    def small(canvas: str, caption: str) -> str:
+        return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{canvas}'
                 f'<div style="font-size:11px;color:#555">{caption}</div></div>')
+
+    def mini_map(column: int, p: dict[str, Any]) -> str:
+        """A small map of a model's scatter with the ring, under its reconstruction: on a phone the
+        panels are out of sight while the reader draws, the pad's neighbours are not."""
+        # Twice the shown size: sharp on screens with two device pixels per CSS pixel.
+        return (f'<div style="grid-column:{column}">'
+                + small(f'<canvas class="ae-pair-map" data-model="{p["name"]}" width="{2 * 28 * 3}" '
+                        f'height="{2 * 28 * 3}" role="img" aria-label="where the {p["title"]}\'s encoder puts '
+                        f'your digit" style="{_fit(28 * 3)}"></canvas>', "where its encoder puts it")
+                + '</div>')
 
     drawing = (
         '<div class="ae-pair-drawing" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
         '<div><div style="font-weight:bold;margin-bottom:2px">draw a digit</div>'
         f'<canvas class="ae-pair-draw" width="{pad_size}" height="{pad_size}" '
         'aria-label="drawing pad: draw a digit with the mouse or a finger" '
-        f'style="width:{pad_size}px;height:{pad_size}px;background:#fff;touch-action:none;cursor:crosshair;'
-        'border:1px solid #999"></canvas>'
+        f'style="width:{pad_size + 2}px;max-width:100%;height:auto;box-sizing:border-box;background:#fff;'
+        'touch-action:none;cursor:crosshair;border:1px solid #999"></canvas>'
         '<div><button type="button" class="ae-pair-clear" style="margin-top:2px">clear</button></div></div>'
-        '<div style="display:flex;gap:8px;margin-top:20px">'
-        + small("ae-pair-input", "your digit, as the encoders see it")
-        + "".join(small("ae-pair-recon", f'{p["title"]}\'s reconstruction', f' data-model="{p["name"]}"')
-                  for p in panels)
+        # A grid, so that both maps start on one line under their reconstructions.
+        f'<div style="display:grid;grid-template-columns:repeat({1 + len(panels)},{28 * 3 + 2}px);'
+        'gap:6px 8px;align-items:start;margin-top:20px">'
+        + small(_digit_canvas("ae-pair-input", 3), "your digit, as the encoders see it")
+        + "".join(small(_digit_canvas("ae-pair-recon", 3, f' data-model="{p["name"]}"'),
+                        f'{p["title"]}\'s reconstruction') for p in panels)
+        + "".join(mini_map(2 + k, p) for k, p in enumerate(panels))
         + '</div></div>'
     )
     html = (
@@ -480,7 +511,7 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
         '(or click a scatter and use the arrow keys; Shift for bigger steps) and that model decodes it below. '
         'The points are not linked, because the two models\' codes have different scales and axes that mean '
         'nothing to each other. Draw a digit on the pad: the red rings show where each encoder puts it, '
-        'and each model\'s reconstruction appears beside the pad.</div>'
+        'in its scatter and in the small map under its reconstruction, beside the pad.</div>'
         f'{_FALLBACK}</div>'
         + _script(cfg)
     )

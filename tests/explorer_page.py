@@ -13,7 +13,11 @@ float64 from those values; :func:`decode` does the same with numpy, so the two a
 rounding whatever machine trained the weights.
 
 The page helpers (:func:`load`, :func:`code_of`, :func:`digit_grays`, ...) take a Playwright
-page. Used by tests/test_explorer.py, tests/test_pair_explorer.py and tests/test_book_browser.py.
+page. :func:`phone_page` opens one as a phone does (touch screen, mobile viewport), where
+:func:`phone_document` lays an output out as the book's column on a phone, :func:`overflow` says
+what sticks out sideways and :func:`finger_drag` drags a real finger (touch input through the
+browser's own hit testing and ``touch-action``). Used by tests/test_explorer.py,
+tests/test_pair_explorer.py and tests/test_book_browser.py.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +35,28 @@ import torch
 
 __all__ = ["embedded_configs", "notebook_configs", "decoders", "decode", "gray_levels", "torch_grays",
            "assert_self_contained", "load", "insert_like_a_notebook", "code_of", "press_keys", "canvas_pixels",
-           "digit_grays"]
+           "digit_grays", "explorer_settings", "PHONES", "phone_document", "phone_page", "overflow", "content_box",
+           "screen_rect", "finger_drag", "code_under"]
 
 CFG_MARKER = '({"kind":'
 
 
-def embedded_configs(html: str, marker: str = CFG_MARKER) -> dict[str, dict[str, Any]]:
-    """Every explorer panel embedded in ``html`` (a built page or an output), keyed by its ``id``."""
-    found: dict[str, dict[str, Any]] = {}
+def explorer_settings(html: str, marker: str = CFG_MARKER) -> list[dict[str, Any]]:
+    """The settings of every explorer embedded in ``html``, in order (each with its ``panels``)."""
+    found: list[dict[str, Any]] = []
     decoder = json.JSONDecoder()
     start = html.find(marker)
     while start != -1:
         cfg, end = decoder.raw_decode(html, start + 1)
-        for panel in cfg.get("panels", []) if isinstance(cfg, dict) else []:
-            found[str(panel["id"])] = panel
+        if isinstance(cfg, dict):
+            found.append(cfg)
         start = html.find(marker, end)
     return found
+
+
+def embedded_configs(html: str, marker: str = CFG_MARKER) -> dict[str, dict[str, Any]]:
+    """Every explorer panel embedded in ``html`` (a built page or an output), keyed by its ``id``."""
+    return {str(panel["id"]): panel for cfg in explorer_settings(html, marker) for panel in cfg.get("panels", [])}
 
 
 def notebook_configs(notebook: Path, marker: str = CFG_MARKER) -> dict[str, dict[str, Any]]:
@@ -185,3 +196,108 @@ def digit_grays(page: Any, selector: str) -> np.ndarray:
     blocks = px[..., 0].reshape(28, s, 28, s)
     assert (blocks == blocks[:, :1, :, :1]).all(), "each pixel is an S x S block"
     return blocks[:, 0, :, 0].astype(int)
+
+
+# ---- on a phone -------------------------------------------------------------------------------
+
+#: Viewports (CSS pixels) of a common phone and of the narrowest one still in use.
+PHONES = [(390, 844), (320, 568)]
+
+
+def phone_document(html: str) -> str:
+    """``html`` in a page laid out like the book's on a phone: the device's width, 16 px each side."""
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            f'<body style="margin:0"><div style="padding:0 16px">{html}</div></body></html>')
+
+
+@contextmanager
+def phone_page(browser: Any, width: int, height: int) -> Iterator[Any]:
+    """A page on a ``width x height`` touch-screen phone (mobile viewport, two device pixels per CSS
+    pixel); JavaScript errors in it fail the test."""
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True,
+                                  device_scale_factor=2)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+_OVERFLOW_JS = """(sel) => {
+    const out = [], doc = document.documentElement, root = document.querySelector(sel);
+    if (doc.scrollWidth > doc.clientWidth) out.push(`the page scrolls sideways (${doc.scrollWidth} > ${doc.clientWidth} px)`);
+    if (root.scrollWidth > root.clientWidth) out.push(`${sel} overflows its box (${root.scrollWidth} > ${root.clientWidth} px)`);
+    const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+    const r = root.getBoundingClientRect();
+    for (const c of root.querySelectorAll('canvas')) {
+        const box = c.getBoundingClientRect(), name = `canvas.${c.className}` + (c.dataset.model ? `[${c.dataset.model}]` : '');
+        const where = `${Math.round(box.left)}..${Math.round(box.right)}`;
+        if (!inside(box, c.parentElement.getBoundingClientRect())) out.push(`${name} (${where}) sticks out of its container`);
+        if (!inside(box, r)) out.push(`${name} (${where}) sticks out of ${sel} (${Math.round(r.left)}..${Math.round(r.right)})`);
+    }
+    return out;
+}"""
+
+
+def overflow(page: Any, root: str) -> list[str]:
+    """What sticks out sideways: the page or the element ``root`` (a selector) wider than its box, or a
+    canvas in it outside its container or outside ``root``. Empty when everything fits."""
+    return page.evaluate(_OVERFLOW_JS, root)
+
+
+def content_box(page: Any, selector: str) -> dict[str, float]:
+    """A canvas's content box (inside border and padding) in viewport CSS pixels: ``x``, ``y``,
+    ``width``, ``height``, and ``pixels``, the width of its drawing buffer."""
+    return page.evaluate("""(sel) => {
+        const c = document.querySelector(sel), r = c.getBoundingClientRect(), s = getComputedStyle(c);
+        const px = (side) => parseFloat(s[`border${side}Width`]) + parseFloat(s[`padding${side}`]);
+        return {x: r.left + px('Left'), y: r.top + px('Top'), width: r.width - px('Left') - px('Right'),
+                height: r.height - px('Top') - px('Bottom'), pixels: c.width};
+    }""", selector)
+
+
+def screen_rect(page: Any) -> dict[str, float]:
+    """The part of the page on screen (the visual viewport) in client coordinates, those of
+    ``getBoundingClientRect``: ``left``, ``top``, ``right``, ``bottom`` and ``scale`` (pinch zoom)."""
+    return page.evaluate("""() => { const v = window.visualViewport;
+        return {left: v.offsetLeft, top: v.offsetTop, right: v.offsetLeft + v.width,
+                bottom: v.offsetTop + v.height, scale: v.scale}; }""")
+
+
+def finger_drag(page: Any, points: Sequence[tuple[float, float]], steps: int = 4) -> None:
+    """Touch the screen at the first of ``points`` (client CSS pixels, as ``getBoundingClientRect``
+    gives them), slide through the others in ``steps`` moves each, and lift: real touch input, which
+    the browser hit-tests and turns into pointer events itself (Chromium's DevTools protocol, whose
+    touch points are on the screen: the visual viewport, which a phone may offset or zoom)."""
+    screen = screen_rect(page)
+    cdp = page.context.new_cdp_session(page)
+    try:
+        def send(kind: str, xy: tuple[float, float] | None) -> None:
+            touch = [] if xy is None else [{"x": (xy[0] - screen["left"]) * screen["scale"],
+                                            "y": (xy[1] - screen["top"]) * screen["scale"]}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch})
+
+        send("touchStart", points[0])
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            for k in range(1, steps + 1):
+                send("touchMove", (x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps))
+        send("touchEnd", None)
+    finally:
+        cdp.detach()
+
+
+def code_under(html: str, panel_id: str, box: Mapping[str, float], x: float, y: float) -> list[float]:
+    """The code a panel's scatter shows at viewport point (x, y), from the settings in ``html``, given
+    the scatter's :func:`content_box`: its drawing buffer spread evenly over that box, however CSS
+    scales it, and the point kept inside the plotting area."""
+    cfg = next(c for c in explorer_settings(html) if any(p["id"] == panel_id for p in c["panels"]))
+    p, m, size = next(p for p in cfg["panels"] if p["id"] == panel_id), cfg["margin"], box["pixels"]
+    px = min(size - m["r"], max(m["l"], (x - box["x"]) * size / box["width"]))
+    py = min(size - m["b"], max(m["t"], (y - box["y"]) * size / box["height"]))
+    pw, ph = size - m["l"] - m["r"], size - m["t"] - m["b"]
+    return [p["xr"][0] + (px - m["l"]) / pw * (p["xr"][1] - p["xr"][0]),
+            p["yr"][0] + (size - m["b"] - py) / ph * (p["yr"][1] - p["yr"][0])]

@@ -12,11 +12,19 @@ from ae_helpers.explorer import MAX_HTML_BYTES, decoder_layers, latent_explorer_
 from ae_helpers.latent import encode_all
 from ae_helpers.models import AutoEncoder
 from explorer_page import (
+    PHONES,
     assert_self_contained,
     code_of,
+    code_under,
+    content_box,
     digit_grays,
+    explorer_settings,
+    finger_drag,
     insert_like_a_notebook,
     load,
+    overflow,
+    phone_document,
+    phone_page,
     press_keys,
     torch_grays,
 )
@@ -144,3 +152,60 @@ def test_arrow_keys_move_the_point(page, explorer):
     z = press_keys(page, root, "ArrowRight", "ArrowUp", start=[0.0, 0.0])
     assert z[0] > 0 and z[1] > 0
     assert press_keys(page, root, "ArrowLeft")[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_wide_screen_shows_the_canvases_at_their_own_size(page, explorer):
+    """Catches a layout for phones that shrinks the explorer where there is room for all of it."""
+    root = load(page, explorer[3].data)
+    scatter = content_box(page, f"#{root} canvas.ae-explorer-latent")
+    digit = content_box(page, f"#{root} canvas.ae-explorer-digit")
+    assert (scatter["width"], scatter["height"]) == (360, 360) == (scatter["pixels"],) * 2
+    assert (digit["width"], digit["height"]) == (168, 168) == (digit["pixels"],) * 2
+    assert digit["x"] >= scatter["x"] + scatter["width"] and digit["y"] < scatter["y"] + scatter["height"]
+    assert overflow(page, f"#{root}") == []
+
+
+@pytest.mark.parametrize("width, height", PHONES, ids=[f"{w}px" for w, _ in PHONES])
+def test_fits_a_phone_with_the_digit_on_the_right(browser, explorer, width, height):
+    """Catches an explorer wider than the book's column on a phone (the page scrolling sideways, the
+    scatter sticking out of its box), and a digit wrapped below the scatter where the text says it is
+    on the right."""
+    with phone_page(browser, width, height) as page:
+        root = load(page, phone_document(explorer[3].data))
+        assert overflow(page, f"#{root}") == []
+        scatter = content_box(page, f"#{root} canvas.ae-explorer-latent")
+        digit = content_box(page, f"#{root} canvas.ae-explorer-digit")
+        assert scatter["width"] < scatter["pixels"], "the scatter is shown smaller than it is drawn"
+        assert scatter["width"] >= 0.5 * width, f"a scatter {scatter['width']:.0f} px wide is too small to drag on"
+        assert abs(scatter["width"] - scatter["height"]) < 0.5, "the scatter keeps its square shape"
+        assert digit["x"] >= scatter["x"] + scatter["width"], "the digit is on the scatter's right"
+        assert digit["y"] < scatter["y"] + scatter["height"] / 2, "... beside it, not below"
+        assert digit["width"] >= 28 * 3 - 2 and abs(digit["width"] - digit["height"]) < 0.5
+
+
+@pytest.mark.parametrize("width, height", PHONES, ids=[f"{w}px" for w, _ in PHONES])
+def test_a_finger_on_the_scaled_scatter_moves_the_point_under_it(browser, explorer, width, height):
+    """Catches touch coordinates that follow the scatter's drawing size instead of the size a phone
+    shows it at (the point landing away from the finger), and a drag that scrolls the page."""
+    model, _, _, out = explorer
+    with phone_page(browser, width, height) as page:
+        root = load(page, phone_document(out.data))
+        sel = f"#{root} canvas.ae-explorer-latent"
+        page.locator(sel).scroll_into_view_if_needed()
+        box = content_box(page, sel)
+        assert box["width"] < box["pixels"], "the scatter is shown scaled down"
+        scroll = page.evaluate("() => [window.scrollX, window.scrollY]")
+        at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in ((0.3, 0.7), (0.75, 0.25))]
+        before = code_of(page, root)
+        finger_drag(page, at)
+        after = code_of(page, root)
+        assert after != before
+        # One CSS pixel, in code units: the finger's position may be rounded to whole pixels.
+        cfg = next(c for c in explorer_settings(out.data) if c["id"] == root)
+        p, m, n = cfg["panels"][0], cfg["margin"], box["pixels"]
+        tol = n / box["width"] * max((p["xr"][1] - p["xr"][0]) / (n - m["l"] - m["r"]),
+                                     (p["yr"][1] - p["yr"][0]) / (n - m["t"] - m["b"]))
+        np.testing.assert_allclose(after, code_under(out.data, root, box, *at[-1]), atol=tol)
+        assert page.evaluate("() => [window.scrollX, window.scrollY]") == scroll, "the drag scrolled the page"
+        shown = digit_grays(page, f"#{root} canvas.ae-explorer-digit")
+        assert np.abs(shown - torch_grays(model, [after])[0]).max() <= 1

@@ -9,6 +9,7 @@ encoders.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 
@@ -31,14 +32,21 @@ from ae_helpers.models import AutoEncoder
 from ae_helpers.training import fit, seed_everything
 from ae_helpers.vae import VAE, VAE_LR, vae_loss
 from explorer_page import (
+    PHONES,
     assert_self_contained,
     canvas_pixels,
     code_of,
+    content_box,
     digit_grays,
+    finger_drag,
     gray_levels,
     insert_like_a_notebook,
     load,
+    overflow,
+    phone_document,
+    phone_page,
     press_keys,
+    screen_rect,
     torch_grays,
 )
 
@@ -142,6 +150,7 @@ def test_html_is_self_contained_small_and_float16(pair):
         assert f'class="{cls}"' in html or f'class="{cls} ' in html, cls
     assert html.count('class="ae-explorer ae-pair-panel"') == 2
     assert html.count('class="ae-explorer-latent"') == 2 and html.count('class="ae-pair-recon"') == 2
+    assert html.count('class="ae-pair-map"') == 2
     cfg = settings(html)
     assert [p["name"] for p in cfg["panels"]] == list(MODELS)
     for p in cfg["panels"]:
@@ -408,3 +417,122 @@ def test_panel_grid_codes_are_the_tile_centres_the_page_decodes(pair):
         np.testing.assert_allclose(grid[-1], [x0 + (n - 0.5) / n * (x1 - x0), y0 + 0.5 / n * (y1 - y0)], rtol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         panel_grid_codes(np.zeros((5, 3)))
+
+
+# ---- on a phone and on a wide screen ----------------------------------------------------------
+
+_RINGS_JS = """(root) => [...document.getElementById(root).querySelectorAll('canvas')]
+    .filter(c => !c.classList.contains('ae-pair-draw'))
+    .map(c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, r = c.getBoundingClientRect();
+        let red = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 40 && d[i + 2] < 40 && d[i + 3] > 200) red++;
+        const owner = c.closest('[data-model]');
+        return {cls: c.className, model: owner ? owner.dataset.model : null, red,
+                box: {left: r.left, top: r.top, right: r.right, bottom: r.bottom}};
+    })"""
+
+
+def ring_red(px: np.ndarray) -> np.ndarray:
+    """Where a canvas shows the red of a drawing's ring (the scatter's points are paler)."""
+    return (px[..., 0] > 150) & (px[..., 1] < 40) & (px[..., 2] < 40) & (px[..., 3] > 200)
+
+
+def on_screen(box: dict, screen: dict) -> bool:
+    """Whether a box (client coordinates) lies inside :func:`screen_rect`'s rectangle."""
+    return all(box[k] >= screen[k] for k in ("left", "top")) and all(box[k] <= screen[k] for k in ("right", "bottom"))
+
+
+def test_wide_screen_keeps_the_big_panels(page, pair):
+    """Catches a layout for phones that shrinks the two panels or stacks them where there is room."""
+    root = load_pair(page, pair[3])
+    a, b = (content_box(page, f"#{panel_id(page, root, n)} canvas.ae-explorer-latent") for n in MODELS)
+    assert a["width"] == a["height"] == a["pixels"] == b["width"] == b["pixels"] == 300
+    assert b["x"] > a["x"] + a["width"] and b["y"] == a["y"], "side by side"
+    assert overflow(page, f"#{root}") == []
+
+
+@pytest.mark.parametrize("width, height", PHONES, ids=[f"{w}px" for w, _ in PHONES])
+def test_fits_a_phone(browser, pair, width, height):
+    """Catches a playground wider than the book's column on a phone (the page scrolling sideways, a
+    scatter sticking out of its box)."""
+    with phone_page(browser, width, height) as page:
+        root = load_pair(page, phone_document(pair[3]))
+        assert overflow(page, f"#{root}") == []
+        for name in MODELS:
+            box = content_box(page, f"#{panel_id(page, root, name)} canvas.ae-explorer-latent")
+            assert abs(box["width"] - box["height"]) < 0.5 and box["width"] >= 0.8 * (width - 44)
+
+
+def test_small_maps_show_where_each_encoder_puts_the_drawing(page, pair):
+    """Catches a map beside a reconstruction that shows no ring, the ring elsewhere than the drawing's
+    code in that model's view, the other model's ring, or a ring left after clearing."""
+    _, _, _, html = pair
+    root = load_pair(page, html)
+    maps = {n: f"#{root} canvas.ae-pair-map[data-model='{n}']" for n in MODELS}
+    empty = {n: canvas_pixels(page, s) for n, s in maps.items()}
+    assert not any(ring_red(px).any() for px in empty.values()), "no ring before anything is drawn"
+    mouse_drag(page, f"#{root} canvas.ae-pair-draw", SEVEN)
+    codes = page.evaluate("(id) => window.aeExplorers[id].drawnCodes()", root)
+    for p in settings(html)["panels"]:
+        px = canvas_pixels(page, maps[p["name"]])
+        ys, xs = np.nonzero(ring_red(px))
+        assert xs.size > 20, f"{p['name']}: no ring on its map"
+        (x0, x1), (y0, y1), z = p["xr"], p["yr"], codes[p["name"]]
+        assert x0 < z[0] < x1 and y0 < z[1] < y1, "the drawing lands inside the view (else the ring is clipped)"
+        h, w = px.shape[:2]
+        expected = ((z[0] - x0) / (x1 - x0) * w, (y1 - z[1]) / (y1 - y0) * h)
+        centre = (xs.mean() + 0.5, ys.mean() + 0.5)
+        assert np.hypot(centre[0] - expected[0], centre[1] - expected[1]) < 0.03 * w, (p["name"], centre, expected)
+        latent = canvas_pixels(page, f"#{p['id']} canvas.ae-explorer-latent")
+        assert ring_red(latent).any(), "the big scatter keeps its ring too"
+    page.locator(f"#{root} button.ae-pair-clear").click()
+    for n, s in maps.items():
+        assert (canvas_pixels(page, s) == empty[n]).all(), f"{n}: clearing removes the ring from its map"
+
+
+@pytest.mark.parametrize("width, height", PHONES, ids=[f"{w}px" for w, _ in PHONES])
+def test_drawing_with_a_finger_keeps_both_rings_in_sight(browser, pair, width, height):
+    """Catches a playground where, on a phone, a reader drawing on the pad cannot see where one of the
+    encoders puts the drawing without scrolling away from the pad."""
+    with phone_page(browser, width, height) as page:
+        root = load_pair(page, phone_document(pair[3]))
+        pad = f"#{root} canvas.ae-pair-draw"
+
+        def draw() -> None:
+            box = content_box(page, pad)
+            finger_drag(page, [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in SEVEN])
+            assert set(page.evaluate("(id) => window.aeExplorers[id].drawnCodes()", root) or ()) == set(MODELS)
+
+        assert all(c["red"] == 0 for c in page.evaluate(_RINGS_JS, root)), "no ring before anything is drawn"
+        page.evaluate("(sel) => document.querySelector(sel).scrollIntoView({block: 'center'})", pad)
+        draw()
+        # One ring of each model's: the choice that spans the least height with the pad; then the
+        # screen those and the pad fit on together.
+        pad_box = page.evaluate("(sel) => document.querySelector(sel).getBoundingClientRect().toJSON()", pad)
+        shown = page.evaluate(_RINGS_JS, root)
+        rings = {name: [c for c in shown if c["model"] == name and c["red"] > 0] for name in MODELS}
+        assert all(rings.values()), f"no ring shows where these encoders put the drawing: {[n for n in MODELS if not rings[n]]}"
+
+        def span(choice: tuple) -> tuple[float, float]:
+            boxes = [pad_box] + [c["box"] for c in choice]
+            return min(b["top"] for b in boxes), max(b["bottom"] for b in boxes)
+
+        keep = min(itertools.product(*rings.values()), key=lambda choice: span(choice)[1] - span(choice)[0])
+        top, bottom = span(keep)
+        screen = screen_rect(page)
+        tall = screen["bottom"] - screen["top"]
+        assert bottom - top <= tall, (f"the pad and the rings nearest it ({[c['cls'] for c in keep]}) span "
+                                      f"{bottom - top:.0f} px, more than the {tall:.0f}-px screen")
+        page.evaluate("(dy) => window.scrollBy(0, dy)", (top + bottom) / 2 - (screen["top"] + screen["bottom"]) / 2)
+        # Draw again there, with the finger, and look: the pad and both rings on screen at once.
+        page.evaluate("(id) => window.aeExplorers[id].clear()", root)
+        assert all(c["red"] == 0 for c in page.evaluate(_RINGS_JS, root)), "clearing removes the rings"
+        draw()
+        shown = page.evaluate(_RINGS_JS, root)
+        screen = screen_rect(page)
+        assert on_screen(page.evaluate("(sel) => document.querySelector(sel).getBoundingClientRect().toJSON()", pad),
+                         screen)
+        for name, old in zip(MODELS, keep):
+            (now,) = [c for c in shown if c["model"] == name and c["cls"] == old["cls"]]
+            assert now["red"] > 0 and on_screen(now["box"], screen), (name, now, screen)
