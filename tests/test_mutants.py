@@ -41,13 +41,14 @@ def test_planting_changes_only_the_copy(tmp_path):
     ("ExpectationError: uses.knn_pca_2 = 0.99 is outside the range", "expect:uses.knn_pca_2"),
     ("ClaimError: the chapter says: 'the loop above and fit give the same loss', and this run does not show it",
      "claim:'the loop above and fit give the same loss'"),
-    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied", "RuntimeError in 02_latent2d.ipynb Cell 7"),
-    ("Notebook cell execution failed\\nthe outputs differ", "output of 02_latent2d.ipynb Cell 7"),
+    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied", "RuntimeError in 02_latent2d.ipynb code cell 7"),
+    ("Notebook cell execution failed\\nthe outputs differ", "output of 02_latent2d.ipynb code cell 7"),
+    ("#x1B[31mClaimError#x1B[39m: the chapter says: 'x', and this run does not show it", "claim:'x'"),
 ])
 def test_the_report_names_what_caught_the_mutant(tmp_path, failure, expected):
     """Catches a report that cannot tell an expect key, a claim, an error and an output mismatch apart."""
     junit = tmp_path / "junit.xml"
-    junit.write_text(f"""<testsuites><testsuite><testcase classname="book/02_latent2d.ipynb" name="Cell 7">
+    junit.write_text(f"""<testsuites><testsuite><testcase classname="book.02_latent2d.ipynb" name="Cell 7">
         <failure message="failed">{failure}</failure></testcase></testsuite></testsuites>""")
     assert mutants.caught_by(junit) == expected
     junit.write_text('<testsuites><testsuite><testcase classname="a" name="b"/></testsuite></testsuites>')

@@ -113,8 +113,9 @@ def caught_by(junit: Path) -> str | None:
     for case in ET.parse(junit).getroot().iter("testcase"):
         for failure in [*case.iter("failure"), *case.iter("error")]:
             text = (failure.get("message") or "") + "\n" + (failure.text or "")
-            text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # nbval colours its tracebacks
-            where = case.get("name", "?")
+            text = re.sub(r"(\x1b|#x1B)\[[0-9;]*m", "", text)  # nbval colours its tracebacks (escaped in XML)
+            where = case.get("name", "?").replace("Cell", "code cell")  # nbval numbers the code cells
+            chapter = case.get("classname", "?").removeprefix("book.")
             found = re.search(r"ExpectationError: (\S+) = ", text)
             if found:
                 return f"expect:{found.group(1)}"
@@ -123,8 +124,8 @@ def caught_by(junit: Path) -> str | None:
                 return f"claim:'{found.group(2)}'"
             found = re.search(r"^(\w+(?:Error|Exception|Diverged)): (.{0,80})", text, re.M)
             if found:
-                return f"{found.group(1)} in {Path(case.get('classname', '')).name} {where}"
-            return f"output of {Path(case.get('classname', '')).name} {where}"
+                return f"{found.group(1)} in {chapter} {where}"
+            return f"output of {chapter} {where}"
     return None
 
 
@@ -134,8 +135,9 @@ def run(mutant: Mutant, work: Path) -> str | None:
     env = dict(os.environ, PYTHONPATH=str(folder), AE_DATA_DIR=str(data_dir()), AE_CACHE_DIR=str(folder / "cache"),
                AE_STRICT_CHECKS="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
     env.pop("AE_EXPECT_RECORD", None)
+    # nbval's kernels start in the chapters' folder, where PYTHONPATH comes before the editable install
     where = subprocess.run([sys.executable, "-c", "import ae_helpers; print(ae_helpers.__file__)"], env=env,
-                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
+                           capture_output=True, text=True, cwd=ROOT / "book").stdout.strip()
     if not where.startswith(str(folder)):
         raise SystemExit(f"the kernels would import {where!r}, not the planted copy in {folder}")
     junit = folder / "junit.xml"
