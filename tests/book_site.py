@@ -151,13 +151,18 @@ def source_has_math(source: Path) -> bool:
 
 
 def widget_views(source: Path) -> tuple[int, bool]:
-    """Number of ipywidgets views a notebook's outputs hold, and whether it stores widget state."""
+    """Number of ipywidgets views the page should show, and whether the notebook stores widget state.
+
+    A cell tagged ``remove-output`` or ``remove-cell`` keeps its output in the notebook (a kernel's
+    explorer, which needs Python behind it) but not on the page, so its views are not counted.
+    """
     if source.suffix != ".ipynb":
         return 0, False
     nb = json.loads(source.read_text(encoding="utf-8"))
     state = nb.get("metadata", {}).get("widgets", {}).get(
         "application/vnd.jupyter.widget-state+json", {}).get("state")
     views = sum(1 for c in nb["cells"] if c["cell_type"] == "code"
+                and not {"remove-output", "remove-cell"} & set(c.get("metadata", {}).get("tags", []))
                 for o in c.get("outputs", []) if _WIDGET_VIEW in o.get("data", {}))
     return views, bool(state)
 

@@ -217,7 +217,9 @@ READY_JS = """n => {
 PROMPTS_DONE_JS = """n => {
     const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
         .map(p => p.textContent.trim());
-    return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+    const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+    return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
+        && (!status || status.dataset.status === 'idle');
 }"""
 
 PROMPTS_CLEAR_JS = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
@@ -264,8 +266,14 @@ def _open(context: Any, lab: Lab, name: str) -> Notebook:
 
 
 def _run_all(nb: Notebook) -> float:
-    """Clear the stored outputs (they hold views of the saved widget state), then Run > Run All Cells."""
-    n_code = sum(c["cell_type"] == "code" for c in nb.cells)
+    """Clear the stored outputs (they hold views of the saved widget state), then Run > Run All Cells.
+
+    A solution cell folded with ``source_hidden`` shows no input prompt, so the prompts counted are
+    the other code cells'; the folded ones run too, so the kernel must also be idle at the end.
+    """
+    n_code = sum(c["cell_type"] == "code"
+                 and not c.get("metadata", {}).get("jupyter", {}).get("source_hidden", False)
+                 for c in nb.cells)
     nb.menu("Edit", "editmenu:clear-all")
     nb.page.wait_for_function(PROMPTS_CLEAR_JS, timeout=10_000)
     start = time.monotonic()

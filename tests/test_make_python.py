@@ -65,7 +65,8 @@ def test_no_python_at_all_is_named(tmp_path):
 
 
 def test_a_current_python_passes_and_clean_needs_none(tmp_path):
-    ok = _make("book", f"PYTHON={sys.executable}", path=os.environ.get("PATH", ""))
+    # A venv path that does not exist yet, so make plans to create it even where .venv is built.
+    ok = _make("book", f"PYTHON={sys.executable}", f"VENV={tmp_path / 'venv'}", path=os.environ.get("PATH", ""))
     assert ok.returncode == 0, ok.stderr
     assert f"{sys.executable} -m venv" in ok.stdout
     old = _fake_python(tmp_path / "bin", "python3", "3.9.6")
