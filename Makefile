@@ -3,6 +3,7 @@
 #   make vendor MathJax, require.js and the widget manager for the book, from npm (package.json)
 #   make test   unit tests, the chapters through nbval, and the browser tests (book, JupyterLab)
 #   make test-foreign  the chapters through nbval again, as on another machine (empty model cache)
+#   make test-threads  the chapters through nbval with another number of threads (THREADS=1)
 #   make test-ipywidgets7  the widget tests against ipywidgets 7.7 (Colab's), in .venv-ipw7
 #   make test-reader  the reader's install (requirements/reader.txt) in .venv-reader, running chapter 1
 #   make notebooks  re-execute the chapters and store their outputs
@@ -15,7 +16,8 @@
 #   make lab    Jupyter Lab on the chapters
 #   make bench  training-speed benchmark (prints ratios, not a test)
 #   make book-time  the book's seconds under nbval from an empty cache, beside this machine's speed
-#                   (CHAPTERS="book/05_uses.ipynb" times chapters alone, each from an empty cache)
+#                   (CHAPTERS="book/05_uses.ipynb" times chapters alone, each from an empty cache;
+#                   REPEAT=3 reports the medians of three measurements)
 #   make clean  remove the built book (data, model cache and .venv stay)
 #   make prereqs  find (or, as root with apt-get, install) the browser and npm that `make test` needs
 
@@ -42,7 +44,7 @@ STAMP := $(VENV)/.installed
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-ipywidgets7 test-reader test-settings test-torch mutants notebooks spread lab bench book-time clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-threads test-ipywidgets7 test-reader test-settings test-torch mutants notebooks spread lab bench book-time clean distclean
 
 # Before anything long: the browser tests need a Chromium or Chrome (tools/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
@@ -101,6 +103,15 @@ FOREIGN_ENV := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 test-foreign: install
 	rm -rf _build/foreign-cache
 	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
+		$(BIN)/python -m pytest --nbval book/
+
+# Another number of threads (a laptop with more cores, or one): the matrix products add up in another
+# order, so the training runs differ in their last bits and then in their trajectories.
+THREADS ?= 1
+
+test-threads: install
+	rm -rf _build/threads-cache
+	AE_CACHE_DIR=$(CURDIR)/_build/threads-cache $(STRICT) OMP_NUM_THREADS=$(THREADS) \
 		$(BIN)/python -m pytest --nbval book/
 
 # The chapters with other settings, as a reader who changes the settings cell would run them: papermill
@@ -186,8 +197,10 @@ lab: install
 bench: install
 	$(BIN)/python benchmarks/train_speed.py
 
+# REPEAT=3 measures three times and reports the medians.
+REPEAT ?= 1
 book-time: install
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python benchmarks/book_time.py $(CHAPTERS)
+	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python benchmarks/book_time.py --repeat $(REPEAT) $(CHAPTERS)
 
 clean:
 	rm -rf _build
