@@ -192,7 +192,8 @@ def test_ci_runs_every_check_and_the_readers_ones_after_the_suite():
              if line.strip().startswith("make ")]
     assert steps[0] == "make test", "the README's test command must run first: it finds the browser the rest need"
     targets = [step.split()[1] if len(step.split()) > 1 else "" for step in steps]
-    for needed in ("test-foreign", "test-ipywidgets7", "test-reader", "test-settings", "test-torch", "mutants"):
+    for needed in ("test-foreign", "test-threads", "test-ipywidgets7", "test-reader", "test-settings", "test-torch",
+                   "mutants"):
         assert needed in targets, f".ci/run no longer runs make {needed}"
     assert any(step.startswith("make test-torch TORCH=2.11") for step in steps), "Colab's torch (2.11) must be checked"
     assert len(steps) == len(set(steps)), f"a step runs twice: {steps}"
