@@ -25,7 +25,6 @@ them, since one run's timing is noise as much as a result.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import subprocess
@@ -124,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             each = sorted(run[1][chapter] for run in runs)
             spread = f" (runs: {', '.join(f'{e:.1f}' for e in each)})"
         print(f"  {chapter}: {seconds[chapter]:6.1f} s = {epochs[chapter]:5.1f} reference epochs{spread}")
-    totals = sorted(sum(run[1].values()) for run in runs)
-    book_epochs = statistics.median(totals)
+    book_epochs = statistics.median(sum(run[1].values()) for run in runs)
     if args.notebooks:
         for chapter in sorted(epochs):
             verdict = "within" if epochs[chapter] <= CHAPTER_BUDGET else "OVER"
@@ -135,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"budget: the whole book {book_epochs:.1f} <= {BOOK_BUDGET}: {verdict}")
     total = statistics.median(sum(run[0].values()) for run in runs)
     before, after = runs[-1][2], runs[-1][3]
-    print(f"book_s={total:.1f} epoch_s={before:.3f}/{after:.3f} book_in_epochs={math.floor(book_epochs + 0.5)}")
+    print(f"book_s={total:.1f} epoch_s={before:.3f}/{after:.3f} book_in_epochs={book_epochs:.0f}")
     return 0
 
 

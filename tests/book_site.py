@@ -31,6 +31,7 @@ __all__ = [
     "toc_pages",
     "source_headings",
     "source_has_math",
+    "shown_outputs",
     "widget_views",
     "book_is_stale",
     "build_book",
@@ -150,20 +151,30 @@ def source_has_math(source: Path) -> bool:
     return False
 
 
-def widget_views(source: Path) -> tuple[int, bool]:
-    """Number of ipywidgets views the page should show, and whether the notebook stores widget state.
+#: Cell tags that keep a code cell's outputs in the notebook but off the page (Jupyter Book's).
+_OFF_THE_PAGE = {"remove-output", "remove-cell"}
 
-    A cell tagged ``remove-output`` or ``remove-cell`` keeps its output in the notebook (a kernel's
-    explorer, which needs Python behind it) but not on the page, so its views are not counted.
+
+def shown_outputs(nb: dict) -> Iterator[dict]:
+    """The outputs of a notebook's code cells that the page shows.
+
+    A cell tagged ``remove-output`` or ``remove-cell`` keeps its outputs in the notebook (a
+    kernel's explorer, which needs Python behind it) but not on the page.
     """
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and not _OFF_THE_PAGE & set(cell.get("metadata", {}).get("tags", [])):
+            yield from cell.get("outputs", [])
+
+
+def widget_views(source: Path) -> tuple[int, bool]:
+    """Number of ipywidgets views the page should show (:func:`shown_outputs`), and whether the
+    notebook stores widget state."""
     if source.suffix != ".ipynb":
         return 0, False
     nb = json.loads(source.read_text(encoding="utf-8"))
     state = nb.get("metadata", {}).get("widgets", {}).get(
         "application/vnd.jupyter.widget-state+json", {}).get("state")
-    views = sum(1 for c in nb["cells"] if c["cell_type"] == "code"
-                and not {"remove-output", "remove-cell"} & set(c.get("metadata", {}).get("tags", []))
-                for o in c.get("outputs", []) if _WIDGET_VIEW in o.get("data", {}))
+    views = sum(1 for o in shown_outputs(nb) if _WIDGET_VIEW in o.get("data", {}))
     return views, bool(state)
 
 

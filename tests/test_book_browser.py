@@ -62,8 +62,7 @@ def _image_outputs(page: Page) -> int:
         return 0
     nb = json.loads(page.source.read_text(encoding="utf-8"))
     kinds = ("image/png", "image/jpeg", "image/svg+xml")
-    return sum(1 for c in nb["cells"] if c["cell_type"] == "code"
-               for o in c.get("outputs", []) if any(k in o.get("data", {}) for k in kinds))
+    return sum(1 for o in book_site.shown_outputs(nb) if any(k in o.get("data", {}) for k in kinds))
 
 
 def _write_report() -> None:

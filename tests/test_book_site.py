@@ -92,6 +92,19 @@ def test_widget_views_counts_views_and_state(tmp_path):
     assert book_site.widget_views(md) == (0, False)
 
 
+def test_outputs_of_cells_tagged_off_the_page_are_not_expected_there(tmp_path):
+    """Catches the browser test expecting a kernel-only explorer, or an image, that a remove-output or
+    remove-cell tag keeps off the page (and an untagged cell's outputs dropped from the count)."""
+    view = {"output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "w"}}
+    image = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo="}}
+    hidden = [dict(_code([view, image]), metadata={"tags": [tag]}) for tag in ("remove-output", "remove-cell")]
+    shown = dict(_code([view, image]), metadata={"tags": ["hide-input"]})
+    nb = _write_nb(tmp_path / "a.ipynb", [*hidden, shown], {"m": {}})
+    assert book_site.widget_views(nb) == (1, True)
+    assert list(book_site.shown_outputs(json.loads(nb.read_text()))) == [view, image]
+
+
 def test_serve_answers_on_localhost_only_while_open(tmp_path):
     """Catches a test server listening beyond localhost, or left running after the test."""
     (tmp_path / "index.html").write_text("<p>ok</p>")
