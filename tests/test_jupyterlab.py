@@ -199,12 +199,26 @@ def lab(tmp_path_factory, warm_cache) -> Iterator[Lab]:
 
 # --- driving a notebook ------------------------------------------------------------------------
 
+# The picture an <img> shows, as a PNG data URL. A widget image swaps its blob URL on every
+# update, and a decode under way when that happens fails ("The source image cannot be decoded"),
+# so a decode is retried until the source stays the same across it (at most 5 s). The canvas is
+# drawn in the same task as the check, so the picture is the decoded one, never a half-loaded one.
 PIXELS_JS = """async img => {
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
-    c.getContext('2d').drawImage(img, 0, 0);
-    return c.toDataURL('image/png');
+    let error = null;
+    for (let i = 0; i < 50; i++) {
+        const src = img.src;
+        try {
+            await img.decode();
+            if (img.src === src && img.complete && img.naturalWidth > 0) {
+                const c = document.createElement('canvas');
+                c.width = img.naturalWidth; c.height = img.naturalHeight;
+                c.getContext('2d').drawImage(img, 0, 0);
+                return c.toDataURL('image/png');
+            }
+        } catch (e) { error = e; }
+        await new Promise(r => setTimeout(r, 100));
+    }
+    throw new Error('the image never finished decoding in 5 s: ' + error);
 }"""
 
 # Every cell rendered and the status bar showing the python3 kernel ("Python 3 (ipykernel) | Idle").
@@ -302,7 +316,7 @@ def _wait_for_new_picture(img: Any, before: str, what: str) -> float:
         if _pixels(img) != before:
             return time.monotonic() - start
         time.sleep(0.05)
-    pytest.fail(f"{what}: the decoded digit did not change within {UPDATE_S} s")
+    pytest.fail(f"{what}: the picture did not change within {UPDATE_S} s")
 
 
 def _value(handle: Any) -> float:
@@ -397,7 +411,8 @@ def test_chapter_2_explorer_sliders_in_jupyterlab(lab_browser, lab, context):
     where, digit = images.nth(0), images.nth(1)
     scatter_before = _pixels(where)
     t1 = _check_slider(nb, sliders.nth(0), digit, "chapter 2, z1")
-    assert _pixels(where) != scatter_before, "the marker on the scatter did not move"
+    # The scatter is a second image, redrawn by the same callback; wait for it as for the digit.
+    _wait_for_new_picture(where, scatter_before, "chapter 2, z1: the marker on the scatter")
     t2 = _check_slider(nb, sliders.nth(1), digit, "chapter 2, z2")
     _no_widget_errors(nb)
     _report("chapter 2", run_all=ran, **{f"z1 {k}": v for k, v in t1.items()}, **{f"z2 {k}": v for k, v in t2.items()})
