@@ -197,3 +197,14 @@ def test_ci_runs_every_check_and_the_readers_ones_after_the_suite():
         assert needed in targets, f".ci/run no longer runs make {needed}"
     assert any(step.startswith("make test-torch TORCH=2.11") for step in steps), "Colab's torch (2.11) must be checked"
     assert len(steps) == len(set(steps)), f"a step runs twice: {steps}"
+
+
+def test_the_book_build_skips_every_environment_make_creates():
+    """Sphinx reads every source file under the root: the .rst files installed in a venv fail -W."""
+    makefile = (ROOT / "Makefile").read_text()
+    venvs = re.findall(r"^[A-Z0-9_]*VENV := (\S+)$", makefile, re.M)
+    venvs += sorted(set(re.findall(r"(\.venv-[a-z]+-\*)", makefile)))  # one per version, e.g. .venv-torch-*
+    assert {".venv", ".venv-ipw7", ".venv-reader"} <= set(venvs)
+    excluded = yaml.safe_load((ROOT / "_config.yml").read_text())["exclude_patterns"]
+    for venv in venvs:
+        assert f"{venv}/*" in excluded, f"_config.yml's exclude_patterns lacks {venv}/*"
