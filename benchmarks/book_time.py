@@ -15,7 +15,8 @@ Usage: ``OMP_NUM_THREADS=2 python benchmarks/book_time.py [--repeat N] [book/05_
 (also ``make book-time``, with ``REPEAT=N``); with chapters named, only those run, each from its
 own empty cache, as a reader who opens it first, between reference epochs of its own (the
 machine's speed can change within minutes). With ``--repeat`` the whole measurement runs N
-times and the median of each ratio is reported.
+times and the median of each ratio is reported; on the final line ``book_s`` and
+``book_in_epochs`` are then medians over the N measurements and ``epoch_s`` is the last one's.
 
 The budget (README, "Time"): the whole book at most 200 reference epochs, any chapter opened
 alone at most 70. The script says which measured numbers are within it; it never fails on
