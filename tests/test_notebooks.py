@@ -217,6 +217,27 @@ def test_checks_use_tags_and_claims_not_comments_and_asserts(chapter):
         assert not asserts, f"{path.name} cell {i}: a plain assert stops a reader's session; use claim(...)"
 
 
+def test_a_model_two_chapters_name_alike_is_asked_for_alike():
+    """Catches one chapter changing a shared model's recipe (chapter 6's five-epoch 2-D VAE, which
+    chapter 7 calls "chapter 6's") while the other keeps the old one: the later chapter would then
+    train and show another model instead of loading that one from the cache."""
+    calls: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for path in CHAPTERS:
+        for cell in _load(path)["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for node in ast.walk(ast.parse(_code(cell))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id.startswith("trained_")
+                        and all(isinstance(a, ast.Constant) for a in node.args)):  # a literal model, not a loop's
+                    model = (node.func.id, ast.unparse(node.args[0]) if node.args else "")
+                    calls.setdefault(model, {}).setdefault(path.name, set()).add(ast.unparse(node))
+    shared = {model: by_chapter for model, by_chapter in calls.items() if len(by_chapter) > 1}
+    assert ("trained_vae", "2") in shared and ("trained_judge", "") in shared, sorted(calls)
+    for model, by_chapter in shared.items():  # a chapter may add variants (another lr), but must ask for the shared one
+        assert set.intersection(*by_chapter.values()), f"{model[0]}({model[1]}...) asked for differently: {by_chapter}"
+
+
 def test_settings_cell_is_tagged_parameters_and_holds_the_seed(chapter):
     """papermill and `make test-settings`/`make spread` inject settings after the cell tagged parameters."""
     path, nb = chapter
