@@ -9,6 +9,10 @@ Each name lives in one module (README.md, "Where things live", has the map); thi
 gathers the public ones.
 """
 
+# The one place the version is set: pyproject.toml, CITATION.cff, the chapters' install cell and
+# the launch buttons all follow it (CONTRIBUTING.md, "Releasing a version").
+__version__ = "0.2.0"
+
 from .data import (
     DataError,
     fetch_mnist,
@@ -21,7 +25,7 @@ from .timing import time_batches, torchvision_loader
 from .cache import CACHE_FORMAT_VERSION, load_or_train
 from .models import AutoEncoder
 from .devices import pick_device
-from .training import History, TrainingDiverged, fit, seed_everything
+from .training import History, TrainingDiverged, fit, seed_everything, train_epoch
 from .measure import (
     ScoreSeparation,
     anomaly_auc,
@@ -72,6 +76,8 @@ from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explo
 from .explorer import latent_explorer_html, pair_explorer_html, panel_grid_codes, preprocess_drawing, stored_weights_gray_error
 from .vae import VAE, elbo_terms, kl_divergence, kl_per_dimension, sample_vae, vae_loss, vae_loss_terms
 from .checks import claim, expect
+from .settings import SettingError, require
+from .source import show_source
 from .judge import Classifier, DigitLikeness, digit_likeness, judge_accuracy
 from .uses import (
     NOISE_KINDS,
@@ -94,6 +100,7 @@ from .recipes import (
 )
 
 __all__ = [
+    "__version__",
     "DataError",
     "fetch_mnist",
     "iterate_batches",
@@ -167,6 +174,10 @@ __all__ = [
     "trained_bce_autoencoder",
     "claim",
     "expect",
+    "SettingError",
+    "require",
+    "show_source",
+    "train_epoch",
     "Classifier",
     "DigitLikeness",
     "digit_likeness",
@@ -190,4 +201,3 @@ __all__ = [
     "Recipe",
     "trained",
 ]
-__version__ = "0.1.0"
