@@ -49,6 +49,7 @@ __all__ = [
     "make_adam",
     "reconstruction_loss",
     "seed_everything",
+    "train_epoch",
 ]
 
 #: ``loss_fn(model, xb, yb)``, ``yb`` being ``None`` when no targets are given: a scalar tensor, or a
@@ -295,16 +296,15 @@ def fit(
     y = None if train_targets is None else train_targets.to(device)
     if test_images is not None:
         _check_pair("test", test_images, test_targets)
-    n = x.shape[0]
-    sizes = torch.tensor([min(batch_size, n - start) for start in range(0, n, batch_size)], dtype=torch.float64)
-    history = History(batches_per_epoch=len(sizes))
-
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
     optimizer = make_adam(params, lr=lr, device=device)
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(int(seed))      # the batch order, apart from the global random state
+    sizes = torch.tensor([min(batch_size, len(x) - start) for start in range(0, len(x), batch_size)],
+                         dtype=torch.float64)                  # the last batch is smaller
+    history = History(batches_per_epoch=len(sizes))
 
     from tqdm.auto import tqdm
 
@@ -312,53 +312,77 @@ def fit(
     try:
         for epoch in bar:
             t0 = time.perf_counter()
-            model.train()
-            order = torch.randperm(n, generator=generator).to(device)
-            losses, parts = [], []
-            for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                terms = loss_terms(loss_fn(model, x[idx], None if y is None else y[idx]))
-                loss = terms.pop("loss")
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-                if terms:
-                    parts.append(torch.stack([terms[name].detach() for name in sorted(terms)]))
-            batch_losses = torch.stack(losses).to("cpu", torch.float64)  # the epoch's one sync
+            order = torch.randperm(len(x), generator=generator).to(device)   # a new shuffle every epoch
+            losses, terms = train_epoch(model, optimizer, x, y, order, batch_size=batch_size, loss_fn=loss_fn)
             history.epoch_seconds.append(time.perf_counter() - t0)
-            bad = (~torch.isfinite(batch_losses)).nonzero()
-            if len(bad):
-                first = int(bad[0])
-                raise _diverged(epoch, first + 1, len(sizes), float(batch_losses[first]), lr)
-            history.batch_losses.extend(batch_losses.tolist())
-            history.epoch_losses.append(float((batch_losses * sizes).sum() / n))
-            if parts:
-                means = (torch.stack(parts).to("cpu", torch.float64) * sizes[:, None]).sum(0) / n
-                for name, value in zip(sorted(terms), means.tolist()):
-                    history.terms.setdefault(name, []).append(value)
-            postfix = {"loss": f"{history.epoch_losses[-1]:.4f}"}
+            _record_epoch(history, losses, terms, sizes, epoch=epoch, lr=lr)
             if test_images is not None:
-                if loss_fn is reconstruction_loss and test_targets is None:
-                    history.test_mse.append(evaluate_mse(model, test_images, device=device))
-                    history.test_losses.append(history.test_mse[-1])  # the same number: one pass
-                else:  # one pass gives the loss, its terms and, when the loss names it, the MSE
-                    measured = evaluate_terms(model, test_images, test_targets, loss_fn=loss_fn, device=device,
-                                              flatten=flatten)
-                    history.test_losses.append(measured.pop("loss"))
-                    mse = measured.pop("mse", None)
-                    for name, value in measured.items():
-                        history.test_terms.setdefault(name, []).append(value)
-                    if test_targets is None:
-                        history.test_mse.append(mse if mse is not None else evaluate_mse(model, test_images, device=device))
-                if history.test_mse:
-                    postfix["test_mse"] = f"{history.test_mse[-1]:.4f}"
+                _record_test(history, model, test_images, test_targets, loss_fn, device, flatten)
+            postfix = {"loss": f"{history.epoch_losses[-1]:.4f}"}
+            if history.test_mse:
+                postfix["test_mse"] = f"{history.test_mse[-1]:.4f}"
             bar.set_postfix(postfix, refresh=False)
     finally:
         bar.close()
         model.eval()
         history.wall_seconds = time.perf_counter() - started
     return history
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor | None,
+                order: torch.Tensor, *, batch_size: int, loss_fn: LossFn
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One pass over ``x`` in the given ``order``, one optimiser step per batch (``y``: targets or ``None``).
+
+    Returns every batch's loss, and every batch's value of each named term of the loss
+    (:data:`LossFn`), as tensors left where they were computed: reading them once per epoch
+    instead of once per batch saves a synchronisation per step.
+    """
+    model.train()
+    losses, terms = [], {}
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        parts = loss_terms(loss_fn(model, x[idx], None if y is None else y[idx]))
+        loss = parts.pop("loss")
+        optimizer.zero_grad()        # forget the previous batch's gradients
+        loss.backward()              # the gradient of the loss for every weight
+        optimizer.step()             # Adam's update of every weight
+        losses.append(loss.detach())
+        for name, value in parts.items():
+            terms.setdefault(name, []).append(value.detach())
+    return torch.stack(losses), {name: torch.stack(values) for name, values in sorted(terms.items())}
+
+
+def _record_epoch(history: History, losses: torch.Tensor, terms: Mapping[str, torch.Tensor],
+                  sizes: torch.Tensor, *, epoch: int, lr: float) -> None:
+    """Store an epoch's batch losses and its means (weighted by batch size); stop on a NaN or infinite loss."""
+    batch_losses = losses.to("cpu", torch.float64)  # the epoch's one sync
+    bad = (~torch.isfinite(batch_losses)).nonzero()
+    if len(bad):
+        first = int(bad[0])
+        raise _diverged(epoch, first + 1, len(sizes), float(batch_losses[first]), lr)
+    n = sizes.sum()
+    history.batch_losses.extend(batch_losses.tolist())
+    history.epoch_losses.append(float((batch_losses * sizes).sum() / n))
+    for name, values in terms.items():
+        history.terms.setdefault(name, []).append(float((values.to("cpu", torch.float64) * sizes).sum() / n))
+
+
+def _record_test(history: History, model: nn.Module, test_images: torch.Tensor, test_targets: torch.Tensor | None,
+                 loss_fn: LossFn, device: torch.device, flatten: bool) -> None:
+    """Measure the model on the test data after an epoch (eval mode, no gradients) and store it."""
+    if loss_fn is reconstruction_loss and test_targets is None:
+        history.test_mse.append(evaluate_mse(model, test_images, device=device))
+        history.test_losses.append(history.test_mse[-1])  # the same number: one pass
+        return
+    # one pass gives the loss, its terms and, when the loss names it, the MSE
+    measured = evaluate_terms(model, test_images, test_targets, loss_fn=loss_fn, device=device, flatten=flatten)
+    history.test_losses.append(measured.pop("loss"))
+    mse = measured.pop("mse", None)
+    for name, value in measured.items():
+        history.test_terms.setdefault(name, []).append(value)
+    if test_targets is None:
+        history.test_mse.append(mse if mse is not None else evaluate_mse(model, test_images, device=device))
 
 
 @lru_cache(maxsize=None)
