@@ -4,6 +4,7 @@
     make notebooks                                                               # every chapter
     python tools/execute_notebooks.py --out-dir /tmp/run -p SEED=43              # copies, another seed
     python tools/execute_notebooks.py --prepare-only --out-dir _build/settings -p SEED=7
+    python tools/execute_notebooks.py --fold-only                                # only the cells' metadata
 
 Stored in place, outputs are kept; editor metadata, execution timestamps and stale outputs
 are dropped, and widget state is stored so that sliders render in the built book. nbval
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import html
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -40,8 +43,16 @@ from ae_helpers.checks import RECORD_ENV, STRICT_ENV
 from ae_helpers.paths import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
-KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
-KEEP_CELL_METADATA = ("tags", "jupyter")  # jupyter: solutions stored folded (source_hidden)
+KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets", "colab")
+# tags: the site (remove-cell, hide-cell) and nbval; jupyter: folded in JupyterLab and Notebook 7; cellView and
+# id: folded in Colab (fold_cells); mystnb: the site's figure options (alt text).
+KEEP_CELL_METADATA = ("tags", "jupyter", "cellView", "id", "mystnb")
+#: The first line of a cell of checks (expect, claim): Colab shows it as the folded cell's title.
+CHECK_TITLE = "#@title Checks"
+#: The first line of a solution's code cell.
+SOLUTION_TITLE = "#@title Solution"
+#: A solution's heading; Colab folds the section under it (notebook metadata colab.collapsed_sections).
+SOLUTION_HEADING = re.compile(r"### Solution to exercise (\d+)")
 # Seeded training is repeatable bit for bit only at a fixed thread count; `make test` runs
 # nbval with the same value (BOOK_THREADS in the Makefile).
 BOOK_THREADS = "2"
@@ -74,6 +85,53 @@ def clean(nb: nbformat.NotebookNode) -> None:
     nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
+
+
+def _add_tag(cell: dict, tag: str) -> None:
+    tags = cell.metadata.setdefault("tags", [])
+    if tag not in tags:
+        tags.append(tag)
+
+
+def fold_cells(nb: nbformat.NotebookNode) -> None:
+    """Fold what only the tests need, and the solutions, in every place a chapter opens.
+
+    Roles come from a cell's first line, so an author marks a cell once:
+
+    - the install cell (cell 0) and check cells (first line :data:`CHECK_TITLE`): removed from
+      the site (``remove-cell``), code folded in JupyterLab and Notebook 7 (``jupyter.source_hidden``)
+      and in Colab (``cellView: form``, whose ``#@title`` line is the one line shown);
+    - a solution's code (first line :data:`SOLUTION_TITLE`): folded on the site (``hide-cell``),
+      code and output folded in JupyterLab, code folded in Colab;
+    - a solution's heading (:data:`SOLUTION_HEADING`): Colab folds the section under it, code
+      and output alike, through the notebook's ``colab.collapsed_sections``.
+    """
+    collapsed = []
+    for i, cell in enumerate(nb.cells):
+        text = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+        first = text.split("\n", 1)[0]
+        if cell.cell_type == "code" and (i == 0 or first.startswith(CHECK_TITLE)):
+            _add_tag(cell, "remove-cell")
+            cell.metadata["jupyter"] = {"source_hidden": True}
+            cell.metadata["cellView"] = "form"
+        elif cell.cell_type == "code" and first.startswith(SOLUTION_TITLE):
+            _add_tag(cell, "hide-cell")
+            cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+            cell.metadata["cellView"] = "form"
+        elif cell.cell_type == "markdown" and (match := SOLUTION_HEADING.match(first)):
+            cell.id = cell.metadata["id"] = f"solution-{match.group(1)}"
+            collapsed.append(cell.id)
+    if collapsed:
+        nb.metadata["colab"] = {"collapsed_sections": collapsed}
+    else:
+        nb.metadata.pop("colab", None)
+
+
+def folded(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with :func:`fold_cells` applied (the stored chapters must equal theirs)."""
+    out = copy.deepcopy(nb)
+    fold_cells(out)
+    return out
 
 
 def _progress_text(state: dict, model_id: str) -> str | None:
@@ -134,6 +192,7 @@ def execute(path: Path, timeout: int = 600) -> float:
     seconds = time.perf_counter() - started
     finished_progress_bars(nb)
     clean(nb)
+    fold_cells(nb)
     atomic_write(path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
     return seconds
 
@@ -166,7 +225,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --out-dir: inject the settings, run nothing, keep the stored outputs")
     parser.add_argument("--record-dir", type=Path, help="record expect()/claim() in DIR/<chapter>.jsonl")
     parser.add_argument("--timings", type=Path, help="write {chapter: seconds} as JSON to this file")
+    parser.add_argument("--fold-only", action="store_true",
+                        help="run nothing: give the stored chapters' cells the metadata of their roles (fold_cells)")
     args = parser.parse_args(argv)
+    if args.fold_only:
+        for path in [p.resolve() for p in args.notebooks] or chapters():
+            nb = nbformat.read(path, as_version=4)
+            clean(nb)
+            fold_cells(nb)
+            atomic_write(path, lambda fh: fh.write((nbformat.writes(nb) + "\n").encode("utf-8")))
+        return 0
     if (args.settings or args.prepare_only) and args.out_dir is None:
         parser.error("settings and --prepare-only write copies: give --out-dir")
     os.environ[STRICT_ENV] = "1"  # the kernels inherit it: a failed check fails the chapter
