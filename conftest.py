@@ -81,3 +81,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         if os.environ.get("AE_CACHE_DIR") == folder:
             del os.environ["AE_CACHE_DIR"]
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Tests marked ``after_chapters`` run last, once nbval has filled the run's model cache with the
+    chapters' models (tests/test_settings_edits.py re-runs chapters with edited settings)."""
+    items.sort(key=lambda item: item.get_closest_marker("after_chapters") is not None)

@@ -2,8 +2,8 @@
 
 nbval (``pytest --nbval``) re-runs them; these checks catch what it does not: stray
 metadata, cells run out of order, a Colab cell pointing somewhere else than the launch
-buttons or differing from its one copy (tools/install_cell.py), a Colab cell that fails
-quietly, a chapter missing its summary.
+buttons, pinned to another version than the book's or differing from its one copy
+(tools/install_cell.py), a Colab cell that fails quietly, a chapter missing its summary.
 """
 
 from __future__ import annotations
@@ -58,14 +58,15 @@ def test_stored_small_and_clean(chapter):
     """Catches chapters stored with stray metadata or grown past their size budget."""
     path, nb = chapter
     assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size:,} bytes"
-    assert set(nb["metadata"]) <= {"kernelspec", "language_info", "widgets"}, nb["metadata"].keys()
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info", "widgets", "colab"}, nb["metadata"].keys()
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
-    for cell in nb["cells"]:
+    for cell in nb["cells"][1:]:  # cell 0's metadata is the install cell's (tools/install_cell.py), checked below
         metadata = cell.get("metadata", {})
-        assert set(metadata) <= {"tags", "jupyter"}, f"{path.name}: stray cell metadata {metadata}"
-        if "jupyter" in metadata:  # only solutions are stored folded, input and output alike
-            assert "hide-cell" in metadata.get("tags", []), f"{path.name}: a folded cell that the book does not fold"
-            assert metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}, metadata
+        # what each key is for: tools/execute_notebooks.py (KEEP_CELL_METADATA); tests/test_folding.py checks the folding
+        assert set(metadata) <= {"tags", "jupyter", "cellView", "id", "mystnb"}, f"{path.name}: stray cell metadata {metadata}"
+        if "jupyter" in metadata:  # folded in JupyterLab: solutions and checks, which the site folds or removes
+            assert {"hide-cell", "remove-cell"} & set(metadata.get("tags", [])), \
+                f"{path.name}: a folded cell that the book does not fold"
 
 
 def test_executed_top_to_bottom_without_errors(chapter):
@@ -78,25 +79,46 @@ def test_executed_top_to_bottom_without_errors(chapter):
         assert not [o for o in cell["outputs"] if o["output_type"] == "error"], f"{path.name}: stored error"
 
 
-def test_colab_cell_installs_from_the_launch_button_repository(chapter):
-    """Catches a Colab cell that installs from elsewhere, reinstalls torch, or shows in the page."""
+def test_colab_cell_installs_the_books_version_from_the_launch_button_repository(chapter):
+    """Catches a Colab cell that installs from elsewhere or another version than the book's, installs
+    over a package already there, reinstalls torch, or shows in the page."""
+    import ae_helpers
+
     path, nb = chapter
     first = _source(nb["cells"][0])
-    urls = re.findall(r"git\+(https://\S+?)\"", first)
-    assert urls == [CONFIG["repository"]["url"]], f"{path.name}: first cell installs from {urls}"
-    assert "import ae_helpers" in first and "except ImportError" in first
+    pins = re.findall(r"ae-helpers @ git\+(https://\S+?)@v([^\s\"]+)\"", first)
+    assert pins == [(CONFIG["repository"]["url"], ae_helpers.__version__)], \
+        f"{path.name}: first cell installs {pins}, not the book's v{ae_helpers.__version__}"
+    assert 'importlib.util.find_spec("ae_helpers") is None' in first, "install only where ae_helpers is missing"
     assert "torch" not in first.replace("PyTorch", ""), "the Colab cell must not reinstall torch"
     tags = nb["cells"][0].get("metadata", {}).get("tags", [])
     assert "remove-cell" in tags, f"{path.name}: tag the Colab cell remove-cell so the page opens with its title"
 
 
 def test_colab_cell_is_the_one_copy_in_tools(chapter):
+    """Catches a chapter whose first cell, or its metadata (the form view in Colab, folded in
+    JupyterLab, left out of the page), is not tools/install_cell.py's, or was stored ticked."""
     path, nb = chapter
     assert _source(nb["cells"][0]) == install_cell.cell_source(), \
         f"{path.name}: its first cell differs from tools/install_cell.py; run python tools/install_cell.py"
+    assert nb["cells"][0].get("metadata") == install_cell.CELL_METADATA, \
+        f"{path.name}: cell 0's metadata differs from tools/install_cell.py; run python tools/install_cell.py"
     assert install_cell.REPOSITORY == CONFIG["repository"]["url"]
     # Stored as the chapters were executed: the cell prints nothing where ae_helpers is installed.
     assert nb["cells"][0]["outputs"] == []
+
+
+def test_install_cell_is_a_colab_form_pinned_to_the_packages_version():
+    """Catches the cell losing its form (title, the Drive setting as a checkbox), shipping the setting
+    ticked, or installing another version than the one ae_helpers/__init__.py sets."""
+    import ae_helpers
+
+    lines = install_cell.cell_source().splitlines()
+    assert lines[0].startswith("#@title Setup: "), lines[0]
+    assert lines[1] == 'KEEP_MODELS_ON_DRIVE = False  #@param {type:"boolean"}', lines[1]
+    assert install_cell.VERSION == ae_helpers.__version__
+    assert install_cell.TARGET.endswith(f"@v{ae_helpers.__version__}")
+    assert len(lines) <= 16, "the first cell stays short"
 
 
 # --- the Colab cell run for real: in a Python environment without ae_helpers -------------------------
@@ -129,12 +151,13 @@ def test_colab_cell_stops_with_a_clear_message_when_the_install_fails(bare_pytho
     result = _run_cell(bare_python, f"ae-helpers @ {nowhere}", tmp_path, after="print('the chapter went on')")
     assert result.returncode != 0, "a failed install must raise, so that Run all stops at the first cell"
     assert "the chapter went on" not in result.stdout
-    last = result.stderr.strip().splitlines()[-1]
-    assert last == ("RuntimeError: Installing ae_helpers failed, so this chapter cannot run: pip's last lines, "
-                    "above, say why. Check that the runtime is online and run this cell again."), result.stderr
-    # pip's own words come first, at most 12 lines of them, naming what it could not install.
-    shown = result.stdout.strip().splitlines()
-    assert 0 < len(shown) <= 12 and "no-such-checkout" in result.stdout, result.stdout
+    # The error is the whole message: what failed, pip's own last lines (at most 12, naming what it
+    # could not install), and one sentence on what to do, last.
+    lines = result.stderr.strip().splitlines()
+    start = lines.index(f"RuntimeError: {install_cell.FAILED}")
+    assert lines[-1] == install_cell.WHAT_TO_DO, result.stderr
+    said = lines[start + 1:-1]
+    assert 0 < len(said) <= 12 and "no-such-checkout" in "\n".join(said), result.stderr
     assert "ModuleNotFoundError" not in result.stderr
 
 
@@ -159,16 +182,46 @@ def _tiny_wheel(folder: Path) -> Path:
 
 def test_colab_cell_installs_and_imports_in_the_same_run(bare_python, tmp_path):
     wheel = _tiny_wheel(tmp_path)
-    result = _run_cell(bare_python, f"ae-helpers @ {wheel.as_uri()}", tmp_path, after="print(ae_helpers.WHERE)")
+    result = _run_cell(bare_python, f"ae-helpers @ {wheel.as_uri()}", tmp_path,
+                       after="import ae_helpers\nprint(ae_helpers.WHERE)")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "installed by the cell", "the cell itself prints nothing when all goes well"
 
 
+def _run_installed(code: str, *paths: Path) -> subprocess.CompletedProcess:
+    """``code`` in this Python, where ae_helpers is installed (the checkout on the path), with ``paths`` first."""
+    path = [*map(str, paths), str(ROOT), os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
+    env.pop("AE_CACHE_DIR", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
 def test_colab_cell_does_nothing_where_ae_helpers_is_installed():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    code = install_cell.cell_source("ae-helpers @ file:///nowhere/at/all")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    result = _run_installed(install_cell.cell_source("ae-helpers @ file:///nowhere/at/all"))
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+def test_install_cell_keep_on_drive_outside_colab_says_so_in_one_line():
+    """Catches the ticked setting failing with an ImportError, or moving the cache, where there is no Colab."""
+    code = install_cell.cell_source("ae-helpers @ file:///nowhere/at/all", keep_on_drive=True)
+    result = _run_installed(code + "\nprint(os.environ.get('AE_CACHE_DIR'))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [install_cell.NOT_IN_COLAB, "None"], result.stdout
+
+
+def test_install_cell_keep_on_drive_in_colab_mounts_drive_and_moves_the_cache(tmp_path):
+    """Catches the ticked setting not mounting Drive, or not pointing the model cache there (a stand-in
+    google.colab, imported first as Colab's kernel does)."""
+    colab = tmp_path / "google" / "colab"
+    colab.mkdir(parents=True)
+    (tmp_path / "google" / "__init__.py").write_text("")
+    (colab / "__init__.py").write_text("")
+    (colab / "drive.py").write_text("def mount(where):\n    print('mounted', where)\n")
+    code = install_cell.cell_source("ae-helpers @ file:///nowhere/at/all", keep_on_drive=True)
+    result = _run_installed("import google.colab\n" + code + "\nprint(os.environ['AE_CACHE_DIR'])", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["mounted /content/drive", install_cell.DRIVE_CACHE], result.stdout
+    assert install_cell.DRIVE_CACHE == "/content/drive/MyDrive/autoencoders-cache"
 
 
 def test_chapter_shape(chapter):

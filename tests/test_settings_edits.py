@@ -1,0 +1,64 @@
+"""A settings cell a reader can trust: each chapter run with edited settings, as a reader would run it.
+
+Every chapter opens with a settings cell that invites edits. An edit within what a setting's
+comment allows must run the chapter to its end; an edit the chapter cannot honour must stop it
+at the cell after the settings, with one line (``ae_helpers.SettingError``) naming what to change,
+never with an error deep inside the chapter. The edits are injected the way papermill does
+(after the cell tagged ``parameters``) and run in a reader's session: checks only print there,
+since the text's numbers describe the book's runs, not an edited one.
+
+These run after the chapters (marker ``after_chapters``), so that the edits that keep a chapter's
+models load them from the run's cache instead of training them again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from execute_notebooks import ChapterErrors, run_with  # noqa: E402
+
+#: chapter -> [(settings, None for "runs to the end" or the fragment of the one-line SettingError)]
+EDITS: dict[str, list[tuple[dict, str | None]]] = {
+}
+
+CASES = [(chapter, settings, stops) for chapter, edits in EDITS.items() for settings, stops in edits]
+
+
+def _settings_cell(nb: nbformat.NotebookNode) -> int:
+    return next(i for i, cell in enumerate(nb.cells) if "parameters" in cell.metadata.get("tags", []))
+
+
+def test_every_chapter_is_tried_with_edits_that_run_and_edits_that_stop():
+    """Catches a chapter whose settings nobody tries: each needs one edit that runs and one that stops."""
+    chapters = sorted(p.stem for p in (ROOT / "book").glob("*.ipynb"))
+    assert sorted(EDITS) == chapters
+    for chapter, edits in EDITS.items():
+        assert any(stops is None for _, stops in edits), f"{chapter}: no edit that runs to the end"
+        assert any(stops for _, stops in edits), f"{chapter}: no edit that must stop"
+
+
+@pytest.mark.after_chapters
+@pytest.mark.parametrize("chapter, settings, stops", CASES,
+                         ids=[f"{c}-{'-'.join(f'{k}={v}' for k, v in s.items())}" for c, s, _ in CASES])
+def test_an_edited_setting_runs_or_stops_at_once_in_one_line(chapter, settings, stops, tmp_path, monkeypatch):
+    monkeypatch.delenv("AE_STRICT_CHECKS", raising=False)  # a reader's session: checks print, never stop
+    path = ROOT / "book" / f"{chapter}.ipynb"
+    out = tmp_path / path.name
+    try:
+        run_with(path, out, settings)
+    except ChapterErrors as error:
+        if stops is None:
+            pytest.fail(f"{chapter} with {settings} should run to the end: {error.args[0]}")
+        [line] = error.args[0]
+        ran = nbformat.read(out, as_version=4)
+        first_after = _settings_cell(ran) + 2  # papermill's injected cell sits between them
+        assert f"cell {first_after}: SettingError: " in line, f"stopped elsewhere or otherwise: {line}"
+        assert stops in line and "\n" not in line.split("SettingError: ", 1)[1], line
+        return
+    assert stops is None, f"{chapter} with {settings} ran to the end instead of stopping with {stops!r}"
