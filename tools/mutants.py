@@ -63,7 +63,7 @@ MUTANTS: list[Mutant] = [
            ".unsqueeze(1).float().div_(255.0)", ".unsqueeze(1).float()",
            ALL, "keep MNIST's bytes as they are, 0 to 255, instead of scaling them to [0, 1]"),
     Mutant("no-shuffle", "training.py",
-           "order = torch.randperm(n, generator=generator).to(device)", "order = torch.arange(n, device=device)",
+           "order = torch.randperm(len(x), generator=generator).to(device)", "order = torch.arange(len(x), device=device)",
            ALL[1:], "visit the training images in file order, as the tutorial the book grew from did"),
     Mutant("test-set-in-train-mode", "measure.py",
            "    was_training = model.training\n    model.eval()", "    was_training = model.training\n    model.train()",
