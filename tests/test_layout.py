@@ -1,5 +1,5 @@
 """The package's layout: which module may import which, public PyTorch only, and a map that
-tells a newcomer where each thing lives (README's "Where things live").
+tells a newcomer where each thing lives (CONTRIBUTING.md's "Where things live").
 
 Read from the source with ``ast``; nothing is imported but the package itself.
 """
@@ -81,22 +81,22 @@ def test_the_package_uses_public_pytorch_only():
 
 
 def _where_things_live() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^### Where things live\n(.*?)(?=^#)", readme, re.M | re.S)
-    assert match, "README.md's contributor section has no '### Where things live'"
+    contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    match = re.search(r"^### Where things live\n(.*?)(?=^#)", contributing, re.M | re.S)
+    assert match, "CONTRIBUTING.md has no '### Where things live'"
     return match.group(1)
 
 
 @pytest.mark.parametrize("path", [*MODULES.values(), *sorted((ROOT / "tools").glob("*.py")),
                                   *sorted((ROOT / "benchmarks").glob("*.py"))],
                          ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_module_says_what_it_holds_and_the_readme_map_names_it(path):
-    """Catches a module a newcomer cannot place: no docstring, or missing from README's map."""
+def test_every_module_says_what_it_holds_and_the_contributing_map_names_it(path):
+    """Catches a module a newcomer cannot place: no docstring, or missing from CONTRIBUTING.md's map."""
     assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), f"{path.name} has no docstring"
     if path.name in ("__init__.py", "__main__.py"):
         return
     rel = path.relative_to(ROOT).as_posix()
-    assert f"`{rel}`" in _where_things_live(), f"README's 'Where things live' does not name {rel}"
+    assert f"`{rel}`" in _where_things_live(), f"CONTRIBUTING.md's 'Where things live' does not name {rel}"
 
 
 def test_every_name_a_chapter_imports_exists():
