@@ -226,8 +226,11 @@
     lat.addEventListener("keydown", function (e) {
       var dx = { ArrowLeft: -1, ArrowRight: 1 }[e.key] || 0, dy = { ArrowDown: -1, ArrowUp: 1 }[e.key] || 0;
       if (!dx && !dy) return;
+      // Each press moves 2% of the map (Shift: 10%) and stops at its edge, as the mouse and a
+      // finger do: the point stays where the reader can see it.
       var f = e.shiftKey ? 0.1 : 0.02;
-      setCode([code[0] + dx * f * (x1 - x0), code[1] + dy * f * (y1 - y0)]);
+      setCode([Math.min(x1, Math.max(x0, code[0] + dx * f * (x1 - x0))),
+               Math.min(y1, Math.max(y0, code[1] + dy * f * (y1 - y0)))]);
       e.preventDefault();
     });
     var api = {

@@ -149,9 +149,26 @@ def test_arrow_keys_move_the_point(page, explorer):
     """Catches a point that keyboard users cannot move, or that moves the wrong way."""
     _, _, _, out = explorer
     root = load(page, out.data)
-    z = press_keys(page, root, "ArrowRight", "ArrowUp", start=[0.0, 0.0])
-    assert z[0] > 0 and z[1] > 0
-    assert press_keys(page, root, "ArrowLeft")[0] == pytest.approx(0.0, abs=1e-9)
+    (panel,) = explorer_settings(out.data)[0]["panels"]
+    centre = [sum(panel["xr"]) / 2, sum(panel["yr"]) / 2]
+    z = press_keys(page, root, "ArrowRight", "ArrowUp", start=centre)
+    assert z[0] > centre[0] and z[1] > centre[1]
+    assert press_keys(page, root, "ArrowLeft")[0] == pytest.approx(centre[0], abs=1e-9)
+
+
+def test_arrow_keys_stop_at_the_edge_of_the_map(page, explorer):
+    """Catches keys that walk the point off its map, out of the reader's sight (the mouse and a finger
+    stop at the map's edge)."""
+    _, _, _, out = explorer
+    root = load(page, out.data)
+    (panel,) = explorer_settings(out.data)[0]["panels"]
+    (x0, x1), (y0, y1) = panel["xr"], panel["yr"]
+    # Shift moves a tenth of the map: 15 presses cross it from anywhere on it.
+    assert press_keys(page, root, *["Shift+ArrowRight"] * 15, *["Shift+ArrowUp"] * 15) == pytest.approx([x1, y1])
+    assert press_keys(page, root, *["ArrowRight", "ArrowUp"] * 3) == pytest.approx([x1, y1])
+    assert press_keys(page, root, *["Shift+ArrowLeft"] * 15, *["Shift+ArrowDown"] * 15) == pytest.approx([x0, y0])
+    z = press_keys(page, root, "ArrowRight")
+    assert z[0] == pytest.approx(x0 + 0.02 * (x1 - x0)) and z[1] == pytest.approx(y0), "it moves away from an edge"
 
 
 def test_wide_screen_shows_the_canvases_at_their_own_size(page, explorer):

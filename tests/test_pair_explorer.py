@@ -275,12 +275,28 @@ def test_arrow_keys_move_each_point(page, pair):
     """Catches a panel that keyboard users cannot move, or keys that move the other panel's point."""
     _, _, _, html = pair
     root = load_pair(page, html)
+    centres = {p["name"]: [sum(p["xr"]) / 2, sum(p["yr"]) / 2] for p in settings(html)["panels"]}
+    moved = {}
     for name in MODELS:
+        pid, centre = panel_id(page, root, name), centres[name]
+        z = press_keys(page, pid, "ArrowRight", "ArrowUp", start=centre)
+        assert z[0] > centre[0] and z[1] > centre[1]
+        moved[name] = press_keys(page, pid, "Shift+ArrowLeft")
+        assert moved[name][0] < centre[0]
+    assert code_of(page, panel_id(page, root, "ae")) == moved["ae"], "the VAE's keys moved the autoencoder's point"
+
+
+def test_arrow_keys_keep_each_point_on_its_map(page, pair):
+    """Catches keys that walk a panel's point off its map, out of the reader's sight (the mouse and a
+    finger stop at the map's edge), each map having its own range."""
+    _, _, _, html = pair
+    root = load_pair(page, html)
+    for name in MODELS:
+        p = next(p for p in settings(html)["panels"] if p["name"] == name)
+        (x0, x1), (y0, y1) = p["xr"], p["yr"]
         pid = panel_id(page, root, name)
-        z = press_keys(page, pid, "ArrowRight", "ArrowUp", start=[0, 0])
-        assert z[0] > 0 and z[1] > 0
-        assert press_keys(page, pid, "Shift+ArrowLeft")[0] < 0
-    assert code_of(page, panel_id(page, root, "ae")) != [0, 0]
+        assert press_keys(page, pid, *["Shift+ArrowLeft"] * 15, *["Shift+ArrowUp"] * 15) == pytest.approx([x0, y1])
+        assert press_keys(page, pid, *["Shift+ArrowRight"] * 15, *["Shift+ArrowDown"] * 15) == pytest.approx([x1, y0])
 
 
 def test_grid_toggle_paints_and_removes_the_decoded_grid(page, pair):
