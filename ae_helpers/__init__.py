@@ -25,7 +25,8 @@ from .timing import time_batches, torchvision_loader
 from .cache import CACHE_FORMAT_VERSION, load_or_train
 from .models import AutoEncoder
 from .devices import pick_device
-from .training import History, TrainingDiverged, fit, seed_everything, train_epoch
+from .training import History, TrainingDiverged, fit, train_epoch
+from .seeding import seed_everything
 from .measure import (
     ScoreSeparation,
     anomaly_auc,

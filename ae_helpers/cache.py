@@ -1,16 +1,17 @@
 """A cache of trained models, so that a chapter reuses what another chapter trained.
 
-:func:`load_or_train` returns ``(model, history)`` for a kind of model and its configuration:
-loaded from the cache when a matching entry exists, otherwise built, trained and stored. It
-knows nothing about MNIST or the book's models; :mod:`ae_helpers.recipes` says what each of
-them is and trains it through here.
+:func:`load_or_train` returns ``(model, history)`` for a kind of model, its configuration and the
+data it trains on: loaded from the cache when a matching entry exists, otherwise trained by
+the caller and stored. It is a plain store: it knows nothing about MNIST, seeds or the book's
+models. :mod:`ae_helpers.recipes` says what each of the book's models is, names its data,
+seeds it, and trains it through here.
 
 An entry is one file ``<kind>-<key>.pt`` in :func:`ae_helpers.paths.cache_dir` holding plain
 tensors, dicts, lists and numbers only: the state dict, the configuration and the history.
 The key is a hash of everything that changes the result: the kind, the configuration
-(architecture, recipe, seed), the digests of the MNIST files, the number of CPU threads
-PyTorch trains with (seeded training repeats bit for bit only at the same count) and
-:data:`CACHE_FORMAT_VERSION`.
+(architecture, recipe, seed), the identity of the data as the caller gives it, the number of
+CPU threads PyTorch trains with (seeded training repeats bit for bit only at the same count)
+and :data:`CACHE_FORMAT_VERSION`.
 Entries are written atomically (a temporary file, then a rename) and read with
 ``torch.load(..., weights_only=True)``; an entry that cannot be read or does not match its
 configuration is reported with a warning, deleted and retrained, never used.
@@ -29,26 +30,18 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .data import MNIST_SHA256
 from .paths import atomic_write, cache_dir
-from .training import History, seed_everything
+from .training import History
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
     "cache_key",
     "cache_path",
     "load_or_train",
-    "mnist_digest",
 ]
 
 #: Bump when the layout of an entry or the training code changes what an entry means.
 CACHE_FORMAT_VERSION = 3  # 2: fit became one plain autograd loop (other last bits than 1); 3: histories keep loss terms
-
-
-def mnist_digest() -> str:
-    """One SHA-256 over the digests of the four MNIST files (which ``load_mnist`` verifies)."""
-    joined = ";".join(f"{name}={MNIST_SHA256[name]}" for name in sorted(MNIST_SHA256))
-    return hashlib.sha256(joined.encode()).hexdigest()
 
 
 def _normalise(config: dict) -> dict:
@@ -60,9 +53,16 @@ def _normalise(config: dict) -> dict:
                         f"int, float, bool): {exc}") from exc
 
 
-def cache_key(kind: str, config: dict) -> str:
-    """The hex key of an entry: a hash of kind, configuration, data digests, thread count and format."""
-    blob = json.dumps({"kind": kind, "config": _normalise(config), "data": mnist_digest(),
+def _check_data(data: str) -> str:
+    if not isinstance(data, str) or not data:
+        raise TypeError(f"data must name the data the model trains on (a digest, say) in a non-empty str, "
+                        f"got {data!r}")
+    return data
+
+
+def cache_key(kind: str, config: dict, *, data: str) -> str:
+    """The hex key of an entry: a hash of kind, configuration, data identity, thread count and format."""
+    blob = json.dumps({"kind": kind, "config": _normalise(config), "data": _check_data(data),
                        "threads": torch.get_num_threads(), "format": CACHE_FORMAT_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -71,11 +71,11 @@ def _folder(cache: str | os.PathLike | None) -> Path:
     return Path(cache) if cache is not None else cache_dir()
 
 
-def cache_path(kind: str, config: dict, cache: str | os.PathLike | None = None) -> Path:
-    """Where the entry for ``kind`` and ``config`` lives (it may not exist yet)."""
+def cache_path(kind: str, config: dict, cache: str | os.PathLike | None = None, *, data: str) -> Path:
+    """Where the entry for ``kind``, ``config`` and ``data`` lives (it may not exist yet)."""
     if not kind or not all(c.isalnum() or c in "-_" for c in kind):
         raise ValueError(f"kind must be a short name of letters, digits, '-' or '_', got {kind!r}")
-    return _folder(cache) / f"{kind}-{cache_key(kind, config)}.pt"
+    return _folder(cache) / f"{kind}-{cache_key(kind, config, data=data)}.pt"
 
 
 # --------------------------------------------------------------------------- entries
@@ -139,31 +139,34 @@ def load_or_train(
     kind: str,
     config: dict,
     build: Callable[[dict], nn.Module],
-    train: Callable[[nn.Module], History],
+    train: Callable[[dict], tuple[nn.Module, History]],
     *,
+    data: str,
     cache: str | os.PathLike | None = None,
 ) -> tuple[nn.Module, History]:
-    """Return ``(model, history)`` for ``kind`` and ``config``: from the cache, or trained.
+    """Return ``(model, history)`` for ``kind``, ``config`` and ``data``: from the cache, or trained.
 
     Args:
         kind: a short name of the kind of model (``"autoencoder"``, ``"vae"``, ...).
         config: plain JSON data describing everything that changes the result: architecture,
-            recipe and an integer ``"seed"``.
-        build: ``build(config) -> model``, a fresh untrained model.
-        train: ``train(model) -> History``, trains it in place (for example with
-            :func:`~ae_helpers.training.fit`).
+            recipe and seed. It is stored with the entry, and an entry whose stored
+            configuration differs is not used.
+        build: ``build(config) -> model``, a model of the configuration's architecture, into
+            which a stored entry's weights are loaded.
+        train: ``train(config) -> (model, history)``, called on a miss: the model trained, and
+            its history (for example from :func:`~ae_helpers.training.fit`). Making it
+            reproducible, by seeding the initial weights before building the model, is the
+            caller's (:func:`ae_helpers.recipes.trained` does).
+        data: the identity of the data the model trains on, as the caller names it (a digest
+            of the files, say): part of the key, so that a model trained on other data is
+            never found for these.
         cache: the folder (default :func:`ae_helpers.paths.cache_dir`).
 
-    On a miss, :func:`~ae_helpers.training.seed_everything` is called with ``config["seed"]``
-    before ``build``, so the initial weights, and with them the result, are reproducible.
-    The model comes back on the CPU in eval mode; ``history.source`` says ``"cache"`` or
-    ``"trained"``.
+    Both callbacks get a copy of ``config`` as stored (tuples become lists). The model comes
+    back on the CPU in eval mode; ``history.source`` says ``"cache"`` or ``"trained"``.
     """
     config = _normalise(config)
-    seed = config.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"config needs an integer 'seed' (it decides the result), got {seed!r}")
-    path = cache_path(kind, config, cache)
+    path = cache_path(kind, config, cache, data=data)
     if path.exists():
         try:
             model, history = _read_entry(path, kind, config, build)
@@ -172,11 +175,13 @@ def load_or_train(
             warnings.warn(f"model cache entry {path} is {exc}; deleting it and training again",
                           RuntimeWarning, stacklevel=2)
             path.unlink(missing_ok=True)
-    seed_everything(seed)
-    model = build(copy.deepcopy(config))
-    history = train(model)
-    if not isinstance(history, History):
-        raise TypeError(f"train must return a History, got {type(history).__name__}")
+    trained = train(copy.deepcopy(config))
+    if not (isinstance(trained, tuple) and len(trained) == 2 and isinstance(trained[0], nn.Module)
+            and isinstance(trained[1], History)):
+        got = (f"({', '.join(type(part).__name__ for part in trained)})" if isinstance(trained, tuple)
+               else type(trained).__name__)
+        raise TypeError(f"train must return (model, History), got {got}")
+    model, history = trained
     model.to("cpu").eval()
     history.source = "trained"
     _write_entry(path, kind, config, model, history)

@@ -53,6 +53,7 @@ __all__ = [
     "read_idx",
     "write_idx",
     "sha256_file",
+    "mnist_digest",
     "mnist_raw_dir",
     "iterate_batches",
     "SPLITS",
@@ -65,6 +66,16 @@ MNIST_SHA256: dict[str, str] = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+
+
+def mnist_digest() -> str:
+    """MNIST's identity: one SHA-256 over the digests of its four files (which ``load_mnist`` verifies).
+
+    The book's recipes give it to the model cache as the identity of the data a model trained on.
+    """
+    joined = ";".join(f"{name}={MNIST_SHA256[name]}" for name in sorted(MNIST_SHA256))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
 
 SOURCES = ("auto", "present", "torchvision", "mirror", "dir")
 

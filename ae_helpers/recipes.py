@@ -5,8 +5,12 @@ A recipe names everything that decides a trained model: its kind (which fixes th
 class, the loss and how the data are prepared), its architecture, its training (the data it
 trains and is tested on, loss, optimizer, epochs, batch size, learning rate, and what the kind
 adds), its seed, and the model its training starts from, if any. :meth:`Recipe.config` is the
-configuration the model cache (:mod:`ae_helpers.cache`) keys the stored model by: a recipe
-that trains the same model finds the same entry, and any change to one trains anew.
+configuration the model cache (:mod:`ae_helpers.cache`) keys the stored model by, with the
+identity of the data (:meth:`Recipe.data_identity`, MNIST's digests): a recipe that trains the
+same model finds the same entry, and any change to one trains anew. :func:`trained` is also
+where a model's seeds are used, both of them: the recipe's ``seed`` seeds the initial weights
+(:func:`~ae_helpers.seeding.seed_everything` just before the model is built) and the order of
+the batches (``fit``'s ``seed``); the cache only stores what comes out.
 
 :data:`KINDS` describes each kind and the options its recipes take, with the book's value of
 each. Every kind takes the options of :data:`SHARED_OPTIONS` (``epochs`` 10, ``batch_size``
@@ -43,9 +47,10 @@ import torch
 from torch import nn
 
 from .cache import cache_key, load_or_train
-from .data import load_mnist
+from .data import load_mnist, mnist_digest
 from .judge import OUTLIER_WEIGHT, Classifier, judge_loss
 from .models import AutoEncoder
+from .seeding import seed_everything
 from .training import History, LossFn, fit
 from .uses import NOISE_KINDS, mixed_noise
 from .vae import BCE_LOSS_NAME, VAE, VAE_BETA, VAE_LR, bce_autoencoder_terms, vae_loss_terms
@@ -127,9 +132,15 @@ class Recipe:
             recipe["start"] = self.start.config() if isinstance(self.start, Recipe) else self.start
         return {"model": copy.deepcopy(dict(self.model)), "recipe": recipe, "seed": self.seed}
 
+    def data_identity(self) -> str:
+        """The identity of the data the model trains on, part of its cache key: every kind trains
+        on MNIST's files (``training["data"]`` says which part of them), so this is their
+        digests in one (:func:`~ae_helpers.data.mnist_digest`)."""
+        return mnist_digest()
+
     def key(self) -> str:
         """The model cache's key of this recipe (:func:`ae_helpers.cache.cache_key`)."""
-        return cache_key(self.kind, self.config())
+        return cache_key(self.kind, self.config(), data=self.data_identity())
 
 
 @dataclass(frozen=True)
@@ -175,9 +186,11 @@ def trained(recipe: Recipe, *, progress: bool = True,
             cache: str | os.PathLike | None = None) -> tuple[nn.Module, History]:
     """The model ``recipe`` describes and its history: from the cache, or trained and stored.
 
-    Trained with :func:`~ae_helpers.training.fit` on the CPU, with a progress bar unless
-    ``progress=False``; after its start model's weights are loaded, when it has one (which is
-    itself loaded or trained first). ``cache`` is the cache folder (default
+    On a miss: :func:`~ae_helpers.seeding.seed_everything` with the recipe's seed, the model
+    built (so its initial weights come from that seed), its start model's weights loaded when
+    it has one (itself loaded or trained first), then :func:`~ae_helpers.training.fit` on the
+    CPU, its batches in an order drawn from the same seed, with a progress bar unless
+    ``progress=False``. ``cache`` is the cache folder (default
     :func:`ae_helpers.paths.cache_dir`). The model comes back on the CPU, in eval mode;
     ``history.source`` says ``"cache"`` or ``"trained"``.
     """
@@ -187,15 +200,20 @@ def trained(recipe: Recipe, *, progress: bool = True,
     if loss_fn is not None and spec.loss_options:
         loss_fn = partial(loss_fn, **{name: training[name] for name in spec.loss_options})
 
-    def train(model: nn.Module) -> History:
+    def build(config: dict) -> nn.Module:
+        return spec.model_class(**config["model"])
+
+    def train(config: dict) -> tuple[nn.Module, History]:
+        seed_everything(recipe.seed)      # the initial weights
+        model = build(config)
         if isinstance(recipe.start, Recipe):
             start, _ = trained(recipe.start, progress=progress, cache=cache)
             model.load_state_dict(start.state_dict())
-        return fit(model, **spec.arrays(training), epochs=training["epochs"], batch_size=training["batch_size"],
-                   lr=training["lr"], seed=recipe.seed, loss_fn=loss_fn, progress=progress, desc=spec.label(recipe))
+        history = fit(model, **spec.arrays(training), epochs=training["epochs"], batch_size=training["batch_size"],
+                      lr=training["lr"], seed=recipe.seed, loss_fn=loss_fn, progress=progress, desc=spec.label(recipe))
+        return model, history
 
-    return load_or_train(recipe.kind, recipe.config(), lambda config: spec.model_class(**config["model"]), train,
-                         cache=cache)
+    return load_or_train(recipe.kind, recipe.config(), build, train, data=recipe.data_identity(), cache=cache)
 
 
 # --------------------------------------------------------------------------- data
@@ -368,7 +386,7 @@ def trained_bce_autoencoder(latent_dim: int, **options: Any) -> tuple[AutoEncode
     rate, minus the KL term.
 
     The network is the plain :class:`~ae_helpers.models.AutoEncoder` (whose layers are the
-    VAE's mean path), the loss :func:`~ae_helpers.vae.bce_autoencoder_loss` (the VAE's
+    VAE's mean path), the loss :func:`~ae_helpers.vae.bce_autoencoder_terms` (the VAE's
     reconstruction term, BCE summed per image) and the learning rate
     :data:`~ae_helpers.vae.VAE_LR`. It differs from the plain autoencoder only in loss and
     learning rate, and from the VAE only in the KL term and the sampled codes.

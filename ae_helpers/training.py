@@ -1,4 +1,4 @@
-"""Training: seeding, ``fit``, its :class:`History` and the losses it minimises.
+"""Training: ``fit``, its :class:`History` and the losses it minimises.
 
 ``fit`` trains any model on one in-memory tensor with the book's recipe as defaults (Adam,
 learning rate 0.005, batches of 256, 10 epochs, mean squared reconstruction error), shuffling
@@ -10,7 +10,10 @@ KL term there, a classifier computes cross-entropy against ``yb`` (pass
 ``train_targets=labels``). A loss made of several terms returns them by name, with the total
 under ``"loss"`` (:data:`LossFn`): ``fit`` then records each term per epoch, for training and
 for the test images, in one pass over the test images. The test-set numbers ``fit`` records come from
-:mod:`ae_helpers.measure`; the device comes from :func:`ae_helpers.devices.pick_device`.
+:mod:`ae_helpers.measure`; the device comes from :func:`ae_helpers.devices.pick_device`. ``fit``
+seeds only the order of its batches; the initial weights are seeded before the model is built,
+with :func:`ae_helpers.seeding.seed_everything` (the book's models: by their recipe,
+:mod:`ae_helpers.recipes`).
 
 >>> seed_everything(42)                                   # doctest: +SKIP
 >>> model = AutoEncoder(latent_dim=2)                     # doctest: +SKIP
@@ -22,14 +25,12 @@ for the test images, in one pass over the test images. The test-set numbers ``fi
 from __future__ import annotations
 
 import math
-import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from typing import Callable, Mapping
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,7 +49,6 @@ __all__ = [
     "fused_adam_works",
     "make_adam",
     "reconstruction_loss",
-    "seed_everything",
     "train_epoch",
 ]
 
@@ -62,26 +62,6 @@ LossFn = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None"], "torch.Tenso
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite; the message names the epoch and batch."""
-
-
-# --------------------------------------------------------------------------- set-up
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and torch (CPU and every GPU) with ``seed``.
-
-    Also asks cuDNN for deterministic kernels. On a CPU, two runs that call this with the same
-    seed, build the same model and train it the same way give bit-identical weights (with the
-    same number of threads).
-    """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    seed = int(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)  # seeds the CPU and all CUDA/MPS generators
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
 
 
 # --------------------------------------------------------------------------- history

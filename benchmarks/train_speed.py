@@ -44,7 +44,8 @@ from ae_helpers.data import load_mnist
 from ae_helpers.models import AutoEncoder
 from ae_helpers.timing import torchvision_loader
 from ae_helpers import training, vae
-from ae_helpers.training import fit, seed_everything
+from ae_helpers.seeding import seed_everything
+from ae_helpers.training import fit
 
 
 class SourceAutoEncoder(nn.Module):

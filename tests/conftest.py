@@ -22,7 +22,8 @@ matplotlib.use("Agg")
 
 from ae_helpers.data import load_mnist  # noqa: E402
 from ae_helpers.models import AutoEncoder  # noqa: E402
-from ae_helpers.training import History, fit, seed_everything  # noqa: E402
+from ae_helpers.seeding import seed_everything  # noqa: E402
+from ae_helpers.training import History, fit  # noqa: E402
 
 # tools/browsers.py, the one place a Chromium or Chrome is looked for (the Makefile runs it too)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))

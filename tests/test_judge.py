@@ -19,7 +19,8 @@ from ae_helpers.judge import (
     predict_proba,
 )
 from ae_helpers.recipes import trained_judge
-from ae_helpers.training import fit, seed_everything
+from ae_helpers.seeding import seed_everything
+from ae_helpers.training import fit
 
 
 class _Lookup(nn.Module):

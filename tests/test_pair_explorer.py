@@ -29,7 +29,8 @@ from ae_helpers.explorer import (
 )
 from ae_helpers.latent import encode_all
 from ae_helpers.models import AutoEncoder
-from ae_helpers.training import fit, seed_everything
+from ae_helpers.seeding import seed_everything
+from ae_helpers.training import fit
 from ae_helpers.vae import VAE, VAE_LR, vae_loss
 from explorer_page import (
     PHONES,

@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 import torch
 
-from ae_helpers import recipes
+from ae_helpers import data, recipes
 from ae_helpers.cache import cache_path
 from ae_helpers.judge import Classifier
 from ae_helpers.measure import evaluate_mse, per_image_mse, reconstruct_all
@@ -145,6 +145,15 @@ def test_unknown_or_missing_options_are_refused_by_name():
         trained_autoencoder_without([])
 
 
+def test_the_key_covers_the_mnist_files(monkeypatch):
+    """Catches a model trained on other MNIST files (another digest) taken for the book's: the recipe, not
+    the cache, names the data."""
+    recipe = Recipe.of("autoencoder", latent_dim=2)
+    key = recipe.key()
+    monkeypatch.setitem(data.MNIST_SHA256, "t10k-labels-idx1-ubyte", "0" * 64)
+    assert recipe.key() != key
+
+
 def test_options_that_change_the_model_change_the_key():
     """Catches an option that is accepted but left out of the configuration (two models, one entry)."""
     base = Recipe.of("denoiser", latent_dim=50)
@@ -174,9 +183,26 @@ def test_trained_autoencoder_trains_once_then_loads_the_same_model(small_mnist, 
     assert cached.source == "cache" and cached == history
     assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
     recipe = Recipe.of("autoencoder", latent_dim=4, epochs=2, hidden=(32, 16))
-    assert [p.name for p in tmp_path.iterdir()] == [cache_path("autoencoder", recipe.config(), tmp_path).name]
+    assert [p.name for p in tmp_path.iterdir()] == [
+        cache_path("autoencoder", recipe.config(), tmp_path, data=recipe.data_identity()).name]
     _, other = trained_autoencoder(4, epochs=2, hidden=(32, 16), seed=1, progress=False, cache=tmp_path)
     assert other.source == "trained"
+
+
+def test_a_recipe_seeds_its_model_whatever_the_random_state(small_mnist, tmp_path):
+    """Catches a model whose initial weights or batch order are not seeded by its recipe: trained again
+    from an empty cache, after other random draws, it would differ; with another seed it must."""
+    def weights(folder, **options):
+        torch.manual_seed(len(str(folder)))  # some other random state before each training
+        torch.rand(100)
+        model, history = trained_autoencoder(4, epochs=1, hidden=(32, 16), progress=False, cache=folder, **options)
+        assert history.source == "trained"
+        return model.state_dict()
+
+    first, again = weights(tmp_path / "a"), weights(tmp_path / "second")
+    assert all(torch.equal(v, again[k]) for k, v in first.items())
+    other = weights(tmp_path / "c", seed=1)
+    assert not torch.equal(first["encoder.0.weight"], other["encoder.0.weight"])
 
 
 def test_trained_denoiser_learns_to_remove_noise(small_mnist, tmp_path):

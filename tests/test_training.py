@@ -1,4 +1,4 @@
-"""fit, History, seeding, devices and the evaluation helpers, on small slices of real MNIST."""
+"""fit, History, devices and the evaluation helpers, on small slices of real MNIST."""
 
 import json
 import math
@@ -17,8 +17,8 @@ from ae_helpers.training import (
     fused_adam_works,
     make_adam,
     reconstruction_loss,
-    seed_everything,
 )
+from ae_helpers.seeding import seed_everything
 
 
 @pytest.fixture(scope="module")
@@ -216,20 +216,6 @@ def test_reconstruction_loss_uses_targets_when_given(trained_ae_2d, mnist_test_s
         assert reconstruction_loss(trained_ae_2d, x, None) == F.mse_loss(trained_ae_2d(x), x)
         zeros = torch.zeros_like(x)
         assert reconstruction_loss(trained_ae_2d, x, zeros) == F.mse_loss(trained_ae_2d(x), zeros)
-
-
-def test_seed_everything_seeds_all_generators():
-    """Catches a generator left unseeded (Python's, NumPy's or torch's)."""
-    import random
-
-    import numpy as np
-
-    seed_everything(7)
-    a = (random.random(), np.random.rand(), torch.rand(1).item())
-    seed_everything(7)
-    assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
-    with pytest.raises(TypeError, match="integer"):
-        seed_everything(1.5)
 
 
 def test_progress_bar_shows_on_stderr(small, capsys):

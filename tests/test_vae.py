@@ -10,7 +10,8 @@ import torch
 
 from ae_helpers.data import load_mnist
 from ae_helpers.latent import encode_all
-from ae_helpers.training import TrainingDiverged, evaluate_loss, fit, seed_everything
+from ae_helpers.seeding import seed_everything
+from ae_helpers.training import TrainingDiverged, evaluate_loss, fit
 from ae_helpers.models import AutoEncoder
 from ae_helpers.vae import (
     VAE,
