@@ -37,7 +37,7 @@ from importlib import resources
 from numbers import Real
 
 __all__ = ["ClaimError", "ExpectationError", "RECORD_ENV", "STRICT_ENV", "claim", "expect", "expected_values",
-           "recorded_runs", "strict"]
+           "strict"]
 
 #: Environment variable naming a file to record values and claims in instead of checking them.
 RECORD_ENV = "AE_EXPECT_RECORD"
@@ -71,11 +71,6 @@ def _table() -> dict:
 def expected_values() -> dict[str, dict]:
     """The checked numbers: ``{key: {"low", "high", "mean", "std", "min", "max", "n", "runs"}}``."""
     return _table()["checks"]
-
-
-def recorded_runs() -> dict[str, dict]:
-    """The runs the ranges come from: ``{name: {"env": {...}, "parameters": {...}}}``."""
-    return _table().get("runs", {})
 
 
 def _record(item: dict) -> bool:

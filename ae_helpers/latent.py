@@ -22,7 +22,6 @@ __all__ = [
     "decode_all",
     "PCABaseline",
     "fit_pca",
-    "pca_test_mse",
     "tsne_embedding",
     "TSNE_MAX_POINTS",
     "populated_range",
@@ -120,19 +119,6 @@ def fit_pca(images: torch.Tensor | np.ndarray, n_components: int = 50) -> PCABas
     signs = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
     comps = comps * signs
     return PCABaseline(mean=mean, components=comps, explained_variance=evals[order].clamp_min(0))
-
-
-def pca_test_mse(train_images: torch.Tensor | np.ndarray, test_images: torch.Tensor | np.ndarray,
-                 ks: Sequence[int]) -> dict[int, float]:
-    """Test-set MSE of PCA fitted on ``train_images`` for each number of components in ``ks``.
-
-    Example: ``pca_test_mse(x_train, x_test, [2, 5, 10, 20, 50])`` -> ``{2: 0.056, ...}``.
-    """
-    ks = [int(k) for k in ks]
-    if not ks:
-        raise ValueError("ks is empty: pass the numbers of components to try, e.g. [2, 5, 10]")
-    basis = fit_pca(train_images, max(ks))
-    return {k: basis.mse(test_images, k) for k in ks}
 
 
 def tsne_embedding(codes: torch.Tensor | np.ndarray, *, seed: int = 0, perplexity: float = 30.0,

@@ -38,7 +38,6 @@ __all__ = [
     "plot_latent_scatter",
     "plot_decoded_points",
     "plot_manifold",
-    "plot_loss_curves",
     "plot_mse_vs_latent",
     "plot_model_comparison",
     "plot_tsne",
@@ -296,63 +295,6 @@ def _losses(h: Any, per: str) -> list[float]:
         return [float(v) for v in arr]
     raise TypeError(f"cannot read losses from {type(h).__name__}: pass a History (with "
                     f"{per}_losses) or a list of numbers")
-
-
-def plot_loss_curves(histories: Any, *, per: str = "epoch", show_test: bool = False, logy: bool = False,
-                     title: str | None = None, ax: Axes | None = None) -> Figure:
-    """Training-loss curves of one or several models on one axes.
-
-    Args:
-        histories: a History (anything with ``epoch_losses``/``batch_losses``), a list of
-            losses, or a dict ``name -> History or list of losses`` (one curve per entry).
-        per: ``"epoch"`` for the mean loss of each epoch, ``"batch"`` for every batch's loss
-            (the x axis then counts epochs when the history has ``epoch_losses`` too).
-        show_test: also draw each history's ``test_mse`` per epoch (dashed, same colour), when present.
-    """
-    if per not in ("epoch", "batch"):
-        raise ValueError(f"per must be 'epoch' or 'batch', got {per!r}")
-    if isinstance(histories, Mapping) and not any(k in histories for k in ("epoch_losses", "batch_losses")):
-        items = list(histories.items())
-    else:
-        items = [(None, histories)]
-    fig, ax = _new_axes(ax, (5.0, 3.2))
-    for name, h in items:
-        ys = _losses(h, per)
-        if per == "epoch":
-            xs = np.arange(1, len(ys) + 1)
-            ax.plot(xs, ys, marker="o", markersize=3, label=name)
-        else:
-            try:
-                n_epochs = len(_losses(h, "epoch"))
-            except TypeError:
-                n_epochs = 0
-            if n_epochs:
-                xs = np.arange(1, len(ys) + 1) * n_epochs / len(ys)
-            else:
-                xs = np.arange(1, len(ys) + 1)
-            ax.plot(xs, ys, linewidth=0.8, label=name)
-        test = list(getattr(h, "test_mse", None) or (h.get("test_mse", []) if isinstance(h, Mapping) else []))
-        if show_test and test:
-            colour = ax.lines[-1].get_color()
-            ax.plot(np.arange(1, len(test) + 1), test, linestyle="--", marker="s", markersize=3, color=colour,
-                    label=f"{name} (test MSE)" if name is not None else "test MSE")
-    ax.set_xlabel("epoch" if per == "epoch" or any(_has_epochs(h) for _, h in items) else "batch")
-    ax.set_ylabel("loss (MSE)")
-    if logy:
-        ax.set_yscale("log")
-    if any(line.get_label() and not line.get_label().startswith("_") for line in ax.lines):
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title)
-    return fig
-
-
-def _has_epochs(h: Any) -> bool:
-    try:
-        return len(_losses(h, "epoch")) > 0
-    except TypeError:
-        return False
 
 
 def plot_mse_vs_latent(ae_mse: Mapping[int, float], pca_mse: Mapping[int, float] | None = None, *,

@@ -42,7 +42,6 @@ __all__ = [
     "History",
     "LossFn",
     "TrainingDiverged",
-    "evaluate_loss",
     "evaluate_terms",
     "fit",
     "loss_terms",
@@ -187,17 +186,6 @@ def evaluate_terms(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
         for name, value in part.items():
             totals[name] = totals.get(name, 0.0) + value
     return {name: total / data.shape[0] for name, total in totals.items()}
-
-
-def evaluate_loss(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None, *,
-                  loss_fn: LossFn | None = None, batch_size: int = 2000,
-                  device: str | torch.device | None = None, flatten: bool = True) -> float:
-    """Mean of ``loss_fn`` over ``images`` (weighted by batch size), in eval mode under no_grad.
-
-    The total of :func:`evaluate_terms`; ``fit`` records it as ``History.test_losses``.
-    """
-    return evaluate_terms(model, images, targets, loss_fn=loss_fn, batch_size=batch_size, device=device,
-                          flatten=flatten)["loss"]
 
 
 # --------------------------------------------------------------------------- training

@@ -14,7 +14,7 @@ average digit.
 
 Also here: sampling new images (:func:`sample_vae`), the ELBO's two terms on a test set
 (:func:`elbo_terms`), and the loss of the control, a plain autoencoder trained with the VAE's
-reconstruction term (:func:`bce_autoencoder_loss`). The trained VAE and control, with their
+reconstruction term (:func:`bce_autoencoder_terms`). The trained VAE and control, with their
 recipes, are :mod:`ae_helpers.recipes`' ``trained_vae`` and ``trained_bce_autoencoder``.
 """
 
@@ -42,7 +42,6 @@ __all__ = [
     "VAE_BETA",
     "BCE_LOSS_NAME",
     "elbo_terms",
-    "bce_autoencoder_loss",
     "bce_autoencoder_terms",
 ]
 
@@ -275,20 +274,14 @@ def bce_autoencoder_terms(model: AutoEncoder, xb: torch.Tensor, yb: torch.Tensor
                           ) -> dict[str, torch.Tensor]:
     """The control's loss as ``fit``'s named terms: ``{"loss"}``, and in eval mode ``"mse"`` too.
 
-    ``loss`` is :func:`bce_autoencoder_loss`; ``mse`` is the mean squared error of the
-    reconstruction, so that ``fit`` measures a test epoch in one pass. ``yb`` is ignored.
+    ``loss`` is a plain autoencoder's loss written like the VAE's reconstruction term, with no KL
+    term: binary cross-entropy summed over pixels, averaged over images
+    (:func:`reconstruction_nll`), computed from the decoder's output before its sigmoid. ``mse``
+    is the mean squared error of the reconstruction, so that ``fit`` measures a test epoch in one
+    pass. ``yb`` is ignored.
     """
     logits = model.decoder[:-1](model.encode(xb))  # the decoder without its final sigmoid
     terms = {"loss": reconstruction_nll(logits, xb)}
     if not model.training:
         terms["mse"] = F.mse_loss(torch.sigmoid(logits), xb.reshape(logits.shape))
     return terms
-
-
-def bce_autoencoder_loss(model: AutoEncoder, xb: torch.Tensor, yb: torch.Tensor | None = None) -> torch.Tensor:
-    """A plain autoencoder's loss written like the VAE's reconstruction term, with no KL term.
-
-    Binary cross-entropy summed over pixels, averaged over images (:func:`reconstruction_nll`),
-    computed from the decoder's output before its sigmoid. ``yb`` is ignored.
-    """
-    return bce_autoencoder_terms(model, xb, yb)["loss"]

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ae_helpers import checks
-from ae_helpers.checks import ClaimError, ExpectationError, claim, expect, expected_values, recorded_runs
+from ae_helpers.checks import ClaimError, ExpectationError, claim, expect, expected_values
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = {"runs": {}, "checks": {"demo.mse": {"low": 0.0377, "high": 0.0409, "mean": 0.0393, "std": 0.0003,
@@ -131,6 +131,11 @@ def _chapter_checks() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
                     assert isinstance(first, ast.Constant), f"{path.name}: a claim's statement must be a plain string"
                     statements[first.value] = path.stem
     return keys, prefixes, statements
+
+
+def recorded_runs() -> dict[str, dict]:
+    """The runs the ranges come from, as ``expected.json`` holds them: ``{name: {"env": {...}, "parameters": {...}}}``."""
+    return checks._table()["runs"]
 
 
 def test_every_checked_number_has_a_recorded_range_and_no_entry_is_stale():

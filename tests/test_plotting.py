@@ -95,7 +95,7 @@ def test_helpers_draw_into_the_given_axes(trained_ae_2d, mnist_test_small):
         lambda ax: P.plot_latent_scatter(z, y, ax=ax),
         lambda ax: P.plot_decoded_points(trained_ae_2d, [[0, 0], [1, 1]], ax=ax),
         lambda ax: P.plot_manifold(trained_ae_2d, z, n=4, ax=ax),
-        lambda ax: P.plot_loss_curves([0.3, 0.2, 0.1], ax=ax),
+        lambda ax: P.plot_training_curves(SimpleNamespace(epoch_losses=[0.3, 0.2, 0.1], test_mse=[]), ax=ax),
         lambda ax: P.plot_mse_vs_latent({2: 0.04, 5: 0.03}, {2: 0.05, 5: 0.045}, ax=ax),
         lambda ax: P.plot_model_comparison(x[:4], {"a": x[:4]}, ax=ax),
         lambda ax: P.plot_samples(trained_ae_2d, torch.zeros(4, 2), ax=ax),
@@ -193,40 +193,6 @@ def test_manifold_decodes_one_grid_over_the_data_range(trained_ae_2d, mnist_test
     assert seen[0].shape == (6, 2)
     with pytest.raises(ValueError, match="needs codes"):
         P.plot_manifold(trained_ae_2d)
-
-
-def test_loss_curves_accept_histories_dicts_and_lists():
-    """Catches loss curves drawn at the wrong epochs, or histories in the forms the chapters pass refused."""
-    h1 = SimpleNamespace(epoch_losses=[0.08, 0.05, 0.04], batch_losses=list(np.linspace(0.1, 0.04, 30)))
-    h2 = {"epoch_losses": [0.07, 0.03, 0.02], "batch_losses": [0.1] * 30}
-    fig = P.plot_loss_curves({"latent 2": h1, "latent 5": h2, "list": [0.09, 0.06, 0.05]})
-    ax = fig.axes[0]
-    assert len(ax.lines) == 3
-    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
-    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.07, 0.03, 0.02])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["latent 2", "latent 5", "list"]
-    fig_b = P.plot_loss_curves(h1, per="batch", logy=True)
-    line = fig_b.axes[0].lines[0]
-    assert len(line.get_xdata()) == 30 and line.get_xdata()[-1] == pytest.approx(3.0)
-    assert fig_b.axes[0].get_yscale() == "log" and fig_b.axes[0].get_legend() is None
-    with pytest.raises(TypeError, match="cannot read losses"):
-        P.plot_loss_curves({"bad": object()})
-    with pytest.raises(ValueError, match="per must be"):
-        P.plot_loss_curves(h1, per="step")
-
-
-def test_loss_curves_of_a_real_history(trained_ae_2d_history, mnist_test_small):
-    """Catches a real training history drawn with other values than it recorded."""
-    h = trained_ae_2d_history
-    fig = P.plot_loss_curves({"latent 2": h}, per="batch")
-    line = fig.axes[0].lines[0]
-    np.testing.assert_allclose(line.get_ydata(), h.batch_losses)
-    h2 = SimpleNamespace(epoch_losses=[0.06, 0.05], batch_losses=[], test_mse=[0.055, 0.049])
-    ax = P.plot_loss_curves(h2, show_test=True).axes[0]
-    assert len(ax.lines) == 2 and ax.lines[1].get_linestyle() == "--"
-    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.055, 0.049])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["test MSE"]
-    assert len(P.plot_loss_curves(h2).axes[0].lines) == 1
 
 
 def test_mse_vs_latent():

@@ -12,7 +12,7 @@ from ae_helpers.models import AutoEncoder
 from ae_helpers.training import (
     History,
     TrainingDiverged,
-    evaluate_loss,
+    evaluate_terms,
     fit,
     fused_adam_works,
     make_adam,
@@ -191,7 +191,7 @@ def test_history_round_trips_through_json(small):
     assert math.isnan(History().seconds_per_epoch)
 
 
-def test_evaluate_loss_is_the_loss_over_all_images_and_restores_mode(trained_ae_2d, mnist_test_small):
+def test_evaluate_terms_is_the_loss_over_all_images_and_restores_mode(trained_ae_2d, mnist_test_small):
     """Catches a test loss that mis-weights an uneven last batch, ignores its targets, or leaves
     the model in eval mode (``fit`` records it as ``History.test_losses``)."""
     images = mnist_test_small[0][:500]
@@ -201,12 +201,12 @@ def test_evaluate_loss_is_the_loss_over_all_images_and_restores_mode(trained_ae_
         to_zeros = F.mse_loss(model(images), torch.zeros_like(images)).item()
     model.train()
     try:
-        assert evaluate_loss(model, images, batch_size=64) == pytest.approx(direct, rel=1e-5)
+        assert evaluate_terms(model, images, batch_size=64)["loss"] == pytest.approx(direct, rel=1e-5)
         assert model.training
     finally:
         model.eval()
     zeros = torch.zeros(500, 784)
-    assert evaluate_loss(model, images, zeros, batch_size=64) == pytest.approx(to_zeros, rel=1e-5)
+    assert evaluate_terms(model, images, zeros, batch_size=64)["loss"] == pytest.approx(to_zeros, rel=1e-5)
 
 
 def test_reconstruction_loss_uses_targets_when_given(trained_ae_2d, mnist_test_small):
