@@ -72,7 +72,7 @@ from .plotting import (
     plot_tsne,
 )
 from .widgets import decode_point, explorer_2d, explorer_nd, interpolation_explorer, point_from_directions
-from .explorer import latent_explorer_html, pair_explorer_html, panel_grid_codes, preprocess_drawing, stored_weights_gray_error
+from .page_explorers import latent_explorer_html, pair_explorer_html, panel_grid_codes, preprocess_drawing, stored_weights_gray_error
 from .vae import VAE, elbo_terms, kl_divergence, kl_per_dimension, sample_vae, vae_loss, vae_loss_terms
 from .checks import claim, expect
 from .settings import SettingError, require

@@ -1,4 +1,8 @@
-"""ipywidgets explorers of the latent space, for Jupyter and Colab.
+"""ipywidgets explorers of the latent space, for Jupyter and Colab: they need a running kernel.
+
+Every slider moved calls Python, which decodes the code and redraws the picture; without a
+kernel behind the page (the rendered book, a notebook opened without running it) they show
+nothing that moves. The explorers that run in the page itself are :mod:`ae_helpers.page_explorers`.
 
 Each explorer is a small widget box whose pictures are PNG images (``ipywidgets.Image``),
 redrawn by plain functions defined here (``decode_point``, ``point_from_directions``,
@@ -7,7 +11,7 @@ explicit defaults, so a run without a reader (nbval, the book build) shows one d
 picture. Widget views need a live kernel: for readers of the rendered book pair each explorer
 with its static figure (``plot_latent_scatter`` + ``plot_decoded_points``,
 ``plot_direction_sweep``, ``plot_interpolation``) or with the kernel-free
-:func:`ae_helpers.explorer.latent_explorer_html`. In nbval, mark the widget cell
+:func:`ae_helpers.page_explorers.latent_explorer_html`. In nbval, mark the widget cell
 ``# NBVAL_IGNORE_OUTPUT`` (a widget view carries a model id that changes on every run).
 
 The explorers use only what ipywidgets 7.6+ and 8.x share (``Image`` with PNG bytes,

@@ -2,7 +2,7 @@
 
 Decoding with the weights the page carries makes the browser tests compare like with like.
 
-``ae_helpers.explorer`` embeds its settings in the HTML it outputs as one JSON literal, the
+``ae_helpers.page_explorers`` embeds its settings in the HTML it outputs as one JSON literal, the
 argument of the inline call to ``explorer.js``: ``({"kind": "single" | "pair", "id": ...,
 "panels": [...]})``. Each panel has its own ``id`` (the root element the browser tests look up)
 and a ``decoder`` (a pair's panels an ``encoder`` too): ``params`` is every weight and bias end

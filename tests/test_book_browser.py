@@ -336,7 +336,7 @@ def test_embedded_weights_decode_like_the_model() -> None:
     """The Python reading of an explorer's embedded weights is the model's own decoder (no browser needed)."""
     import torch
 
-    from ae_helpers.explorer import latent_explorer_html
+    from ae_helpers.page_explorers import latent_explorer_html
     from ae_helpers.models import AutoEncoder
 
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ae_helpers.explorer import MAX_HTML_BYTES, decoder_layers, latent_explorer_html
+from ae_helpers.page_explorers import MAX_HTML_BYTES, decoder_layers, latent_explorer_html
 from ae_helpers.latent import encode_all
 from ae_helpers.models import AutoEncoder
 from explorer_page import (

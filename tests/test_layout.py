@@ -18,8 +18,8 @@ import ae_helpers
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(ae_helpers.__file__).parent
 MODULES = {p.stem: p for p in sorted(PACKAGE.glob("*.py"))}
-#: Modules that draw what they are given (figures, widgets, the kernel-free explorer).
-DRAWING = {"plotting", "widgets", "explorer"}
+#: Modules that draw what they are given (figures, the kernel's widgets, the explorers that run in the page).
+DRAWING = {"plotting", "widgets", "page_explorers"}
 #: Modules that compute the numbers the chapters report.
 MEASURING = {"measure", "uses"}
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from ae_helpers.explorer import (
+from ae_helpers.page_explorers import (
     panel_grid_codes,
     MAX_PAIR_HTML_BYTES,
     _javascript,

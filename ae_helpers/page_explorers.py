@@ -1,4 +1,6 @@
-"""Latent-space explorers that need no kernel: each one self-contained HTML output.
+"""Latent-space explorers that run in the page itself, with no Python behind them: each one a
+self-contained HTML output. (The explorers of :mod:`ae_helpers.widgets` are ipywidgets, which
+need a running kernel.)
 
 :func:`latent_explorer_html` shows one 2-D model: the reader drags a point over the latent
 scatter and the decoded digit is redrawn live by a JavaScript copy of the decoder (its weights
@@ -398,6 +400,100 @@ def latent_explorer_html(model: nn.Module, codes: Any, labels: Any, *, n_points:
     return HTML(html)
 
 
+# ---- the pair explorer: its panels' settings, then its HTML in parts -----------------------------
+
+def _pair_panel(key: str, title: str, model: nn.Module, codes: Any, labels: np.ndarray, idx: np.ndarray,
+                lab: np.ndarray, *, weights: str, grid: int, margin: float) -> tuple[dict[str, Any], bytes]:
+    """One panel's settings for ``explorer.js`` (its model's encoder and decoder, its sample of codes,
+    its view), and the bytes that identify it (for the output's id)."""
+    z = _codes_2d(codes, labels)
+    dec, enc = decoder_layers(model), encoder_layers(model)
+    if _sizes(dec) != (2, 784) or _sizes(enc) != (784, 2):
+        raise ValueError(f"the {title} maps {_sizes(enc)[0]} pixels to a code of size {_sizes(enc)[1]} and "
+                         f"decodes size {_sizes(dec)[0]} to {_sizes(dec)[1]}: the explorer needs 784 and 2")
+    view = _view(z, margin)
+    dtype = weights
+    if weights == "auto":
+        dtype = "float16" if stored_weights_gray_error(model, _grid_codes(view, 101)) <= 1 else "float32"
+    decoder, raw_dec = _network(dec, dtype)
+    encoder, raw_enc = _network(enc, dtype)
+    pts = z[idx].astype("<f4")
+    panel = {"name": key, "title": title, "decoder": decoder, "encoder": encoder,
+             "points": base64.b64encode(pts.tobytes()).decode(), "labels": base64.b64encode(lab.tobytes()).decode(),
+             "grid": int(grid), "start": [float(v) for v in np.median(z, axis=0)], **view}
+    return panel, raw_dec + raw_enc + pts.tobytes()
+
+
+def _pair_panel_html(p: dict[str, Any], size: int, scale: int) -> str:
+    """A model's panel: its title, its scatter and, under it, the digit its point decodes to."""
+    return (f'<div class="ae-explorer ae-pair-panel" id="{p["id"]}" data-model="{p["name"]}" '
+            f'data-weights="{p["decoder"]["dtype"]}" data-code="{json.dumps(p["start"])}" style="min-width:0">'
+            f'<div style="font-weight:bold;margin-bottom:2px">{p["title"]}</div>{_latent_canvas(size)}'
+            f'<div style="display:flex;gap:8px;align-items:center;margin-top:4px">'
+            f'{_digit_canvas("ae-explorer-digit", scale)}'
+            '<div class="ae-explorer-readout" style="font-family:monospace"></div></div></div>')
+
+
+def _small(canvas: str, caption: str) -> str:
+    """A small canvas (a digit at 3 pixels per pixel, or a map) with its caption under it."""
+    return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{canvas}'
+            f'<div style="font-size:11px;color:#555">{caption}</div></div>')
+
+
+def _mini_map(column: int, p: dict[str, Any]) -> str:
+    """A small map of a model's scatter with the ring, under its reconstruction: on a phone the
+    panels are out of sight while the reader draws, the pad's neighbours are not."""
+    # Twice the shown size: sharp on screens with two device pixels per CSS pixel.
+    return (f'<div style="grid-column:{column}">'
+            + _small(f'<canvas class="ae-pair-map" data-model="{p["name"]}" width="{2 * 28 * 3}" '
+                     f'height="{2 * 28 * 3}" role="img" aria-label="where the {p["title"]}\'s encoder puts '
+                     f'your digit" style="{_fit(28 * 3)}"></canvas>', "where its encoder puts it")
+            + '</div>')
+
+
+def _drawing_html(panels: list[dict[str, Any]], pad_size: int) -> str:
+    """The pad with its clear button, and beside it the drawing as the encoders see it, each model's
+    reconstruction of it and, under each, the small map of where its encoder puts it."""
+    return (
+        '<div class="ae-pair-drawing" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+        '<div><div style="font-weight:bold;margin-bottom:2px">draw a digit</div>'
+        f'<canvas class="ae-pair-draw" width="{pad_size}" height="{pad_size}" '
+        'aria-label="drawing pad: draw a digit with the mouse or a finger" '
+        f'style="width:{pad_size + 2}px;max-width:100%;height:auto;box-sizing:border-box;background:#fff;'
+        'touch-action:none;cursor:crosshair;border:1px solid #999"></canvas>'
+        '<div><button type="button" class="ae-pair-clear" style="margin-top:2px">clear</button></div></div>'
+        # A grid, so that both maps start on one line under their reconstructions.
+        f'<div style="display:grid;grid-template-columns:repeat({1 + len(panels)},{28 * 3 + 2}px);'
+        'gap:6px 8px;align-items:start;margin-top:20px">'
+        + _small(_digit_canvas("ae-pair-input", 3), "your digit, as the encoders see it")
+        + "".join(_small(_digit_canvas("ae-pair-recon", 3, f' data-model="{p["name"]}"'),
+                         f'{p["title"]}\'s reconstruction') for p in panels)
+        + "".join(_mini_map(2 + k, p) for k, p in enumerate(panels))
+        + '</div></div>'
+    )
+
+
+def _pair_html(element_id: str, panels: list[dict[str, Any]], *, size: int, scale: int, pad_size: int) -> str:
+    """The pair's page without its script: the grid toggle, the two panels, the legend, the drawing
+    and what to do."""
+    return (
+        f'<div class="ae-pair" id="{element_id}" style="font-family:sans-serif;font-size:13px;color:#222;'
+        'background:#fff;padding:6px">'
+        '<label style="display:block;margin-bottom:6px"><input type="checkbox" class="ae-pair-grid"> '
+        'paint each decoder\'s grid of digits behind its scatter</label>'
+        '<div style="display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start">'
+        + "".join(_pair_panel_html(p, size, scale) for p in panels) + '</div>'
+        f'<div style="margin:4px 0 10px">{_legend()}</div>'
+        + _drawing_html(panels, pad_size) +
+        '<div style="margin-top:6px;color:#555;max-width:760px">Each panel has its own black point: drag it '
+        '(or click a scatter and use the arrow keys; Shift for bigger steps) and that model decodes it below. '
+        'The points are not linked, because the two models\' codes have different scales and axes that mean '
+        'nothing to each other. Draw a digit on the pad: the red rings show where each encoder puts it, '
+        'in its scatter and in the small map under its reconstruction, beside the pad.</div>'
+        f'{_FALLBACK}</div>'
+    )
+
+
 def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module, vae_codes: Any, labels: Any, *,
                        names: tuple[str, str] = ("plain autoencoder", "VAE"), n_points: int = 1500, seed: int = 0,
                        weights: str = "auto", size: int = 300, scale: int = 4, grid: int = 12,
@@ -432,88 +528,19 @@ def pair_explorer_html(ae_model: nn.Module, ae_codes: Any, vae_model: nn.Module,
     if weights not in ("auto", "float16", "float32"):
         raise ValueError(f"weights must be 'auto', 'float16' or 'float32', got {weights!r}")
     y = _array(labels).reshape(-1)
-    idx = np.random.default_rng(seed).permutation(len(y))[:n_points]
+    idx = np.random.default_rng(seed).permutation(len(y))[:n_points]   # the same images in both panels
     lab = (y[idx].astype(np.int64) % 256).astype(np.uint8)
     panels, digest = [], hashlib.sha1(lab.tobytes())
     for key, name, model, codes in (("ae", names[0], ae_model, ae_codes), ("vae", names[1], vae_model, vae_codes)):
-        z = _codes_2d(codes, y)
-        dec, enc = decoder_layers(model), encoder_layers(model)
-        if _sizes(dec) != (2, 784) or _sizes(enc) != (784, 2):
-            raise ValueError(f"the {name} maps {_sizes(enc)[0]} pixels to a code of size {_sizes(enc)[1]} and "
-                             f"decodes size {_sizes(dec)[0]} to {_sizes(dec)[1]}: the explorer needs 784 and 2")
-        view = _view(z, margin)
-        dtype = weights
-        if weights == "auto":
-            dtype = "float16" if stored_weights_gray_error(model, _grid_codes(view, 101)) <= 1 else "float32"
-        decoder, raw_dec = _network(dec, dtype)
-        encoder, raw_enc = _network(enc, dtype)
-        pts = z[idx].astype("<f4")
-        digest.update(raw_dec + raw_enc + pts.tobytes())
-        panels.append({"name": key, "title": name, "decoder": decoder, "encoder": encoder,
-                       "points": base64.b64encode(pts.tobytes()).decode(), "labels": base64.b64encode(lab.tobytes()).decode(),
-                       "grid": int(grid), "start": [float(v) for v in np.median(z, axis=0)], **view})
+        panel, raw = _pair_panel(key, name, model, codes, y, idx, lab, weights=weights, grid=grid, margin=margin)
+        panels.append(panel)
+        digest.update(raw)
     if element_id is None:
         element_id = f"ae-pair-{digest.hexdigest()[:10]}-{next(_COUNTER)}"
     for p in panels:
         p["id"] = f"{element_id}-{p['name']}"
     cfg = {"kind": "pair", "id": element_id, "colors": list(DIGIT_COLORS), "margin": _MARGIN,
            "line_width": float(line_width), "panels": panels}
-
-    def panel_html(p: dict[str, Any]) -> str:
-        return (f'<div class="ae-explorer ae-pair-panel" id="{p["id"]}" data-model="{p["name"]}" '
-                f'data-weights="{p["decoder"]["dtype"]}" data-code="{json.dumps(p["start"])}" style="min-width:0">'
-                f'<div style="font-weight:bold;margin-bottom:2px">{p["title"]}</div>{_latent_canvas(size)}'
-                f'<div style="display:flex;gap:8px;align-items:center;margin-top:4px">'
-                f'{_digit_canvas("ae-explorer-digit", scale)}'
-                '<div class="ae-explorer-readout" style="font-family:monospace"></div></div></div>')
-
-    def small(canvas: str, caption: str) -> str:
-        return (f'<div style="text-align:center;width:{28 * 3 + 2}px">{canvas}'
-                f'<div style="font-size:11px;color:#555">{caption}</div></div>')
-
-    def mini_map(column: int, p: dict[str, Any]) -> str:
-        """A small map of a model's scatter with the ring, under its reconstruction: on a phone the
-        panels are out of sight while the reader draws, the pad's neighbours are not."""
-        # Twice the shown size: sharp on screens with two device pixels per CSS pixel.
-        return (f'<div style="grid-column:{column}">'
-                + small(f'<canvas class="ae-pair-map" data-model="{p["name"]}" width="{2 * 28 * 3}" '
-                        f'height="{2 * 28 * 3}" role="img" aria-label="where the {p["title"]}\'s encoder puts '
-                        f'your digit" style="{_fit(28 * 3)}"></canvas>', "where its encoder puts it")
-                + '</div>')
-
-    drawing = (
-        '<div class="ae-pair-drawing" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        '<div><div style="font-weight:bold;margin-bottom:2px">draw a digit</div>'
-        f'<canvas class="ae-pair-draw" width="{pad_size}" height="{pad_size}" '
-        'aria-label="drawing pad: draw a digit with the mouse or a finger" '
-        f'style="width:{pad_size + 2}px;max-width:100%;height:auto;box-sizing:border-box;background:#fff;'
-        'touch-action:none;cursor:crosshair;border:1px solid #999"></canvas>'
-        '<div><button type="button" class="ae-pair-clear" style="margin-top:2px">clear</button></div></div>'
-        # A grid, so that both maps start on one line under their reconstructions.
-        f'<div style="display:grid;grid-template-columns:repeat({1 + len(panels)},{28 * 3 + 2}px);'
-        'gap:6px 8px;align-items:start;margin-top:20px">'
-        + small(_digit_canvas("ae-pair-input", 3), "your digit, as the encoders see it")
-        + "".join(small(_digit_canvas("ae-pair-recon", 3, f' data-model="{p["name"]}"'),
-                        f'{p["title"]}\'s reconstruction') for p in panels)
-        + "".join(mini_map(2 + k, p) for k, p in enumerate(panels))
-        + '</div></div>'
-    )
-    html = (
-        f'<div class="ae-pair" id="{element_id}" style="font-family:sans-serif;font-size:13px;color:#222;'
-        'background:#fff;padding:6px">'
-        '<label style="display:block;margin-bottom:6px"><input type="checkbox" class="ae-pair-grid"> '
-        'paint each decoder\'s grid of digits behind its scatter</label>'
-        '<div style="display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start">'
-        + "".join(panel_html(p) for p in panels) + '</div>'
-        f'<div style="margin:4px 0 10px">{_legend()}</div>'
-        + drawing +
-        '<div style="margin-top:6px;color:#555;max-width:760px">Each panel has its own black point: drag it '
-        '(or click a scatter and use the arrow keys; Shift for bigger steps) and that model decodes it below. '
-        'The points are not linked, because the two models\' codes have different scales and axes that mean '
-        'nothing to each other. Draw a digit on the pad: the red rings show where each encoder puts it, '
-        'in its scatter and in the small map under its reconstruction, beside the pad.</div>'
-        f'{_FALLBACK}</div>'
-        + _script(cfg)
-    )
+    html = _pair_html(element_id, panels, size=size, scale=scale, pad_size=pad_size) + _script(cfg)
     _check_size(html, MAX_PAIR_HTML_BYTES, "pass weights='float16' or a smaller n_points")
     return HTML(html)
