@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -42,7 +42,12 @@ from torch import nn
 from .devices import model_device, pick_device
 
 if TYPE_CHECKING:
-    from .latent import PCABaseline
+    class PCABaseline(Protocol):
+        """What :func:`reconstruction_errors` needs of a linear baseline, which
+        :class:`ae_helpers.latent.PCABaseline` has: described here rather than imported, since
+        :mod:`ae_helpers.latent` builds on this module and the imports go one way."""
+
+        def reconstruct(self, images: torch.Tensor | np.ndarray, k: int) -> torch.Tensor: ...
 
 __all__ = [
     "evaluation",

@@ -47,6 +47,33 @@ def _package_imports(path: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
+def _every_package_import(path: Path) -> set[str]:
+    """The modules of the package that ``path`` imports anywhere: at the top, inside a function, or for
+    type checking only."""
+    return {(node.module or alias.name).split(".")[0]
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names}
+
+
+def test_imports_go_one_way():
+    """Catches two modules that import each other, directly or round a longer circle, even for a type
+    hint only: neither can then be read, tested or moved without the other."""
+    graph = {name: _every_package_import(path) & set(MODULES)
+             for name, path in MODULES.items() if name not in ("__init__", "__main__")}
+    circles: list[str] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        for other in sorted(graph.get(name, ())):
+            if other in path:
+                circles.append(" -> ".join([*path[path.index(other):], other]))
+            elif other in graph:
+                visit(other, [*path, other])
+
+    for name in graph:
+        visit(name, [name])
+    assert circles == []
+
+
 def test_no_private_name_crosses_a_module_boundary():
     """Catches ``from .x import _y``: a module leaning on another's internals, which then cannot
     change them without breaking it (make the name public, or move the code)."""
@@ -99,9 +126,9 @@ def test_every_module_says_what_it_holds_and_the_contributing_map_names_it(path)
     assert f"`{rel}`" in _where_things_live(), f"CONTRIBUTING.md's 'Where things live' does not name {rel}"
 
 
-def test_every_name_a_chapter_imports_exists():
-    """Catches a chapter broken by a moved or renamed helper, before nbval re-runs it."""
-    missing = []
+def _chapter_imports() -> list[tuple[str, str, str]]:
+    """``(chapter, module, name)`` for every ``from ae_helpers... import name`` in the chapters' code."""
+    found = []
     for chapter in sorted((ROOT / "book").glob("*.ipynb")):
         for cell in json.loads(chapter.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] != "code":
@@ -111,10 +138,29 @@ def test_every_name_a_chapter_imports_exists():
             source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
             for node in ast.walk(ast.parse(source)):
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ae_helpers"):
-                    module = __import__(node.module, fromlist=["_"])
-                    missing += [f"{chapter.name}: {node.module}.{a.name}" for a in node.names
-                                if not hasattr(module, a.name)]
+                    found += [(chapter.name, node.module, a.name) for a in node.names]
+    return found
+
+
+def test_every_name_a_chapter_imports_exists():
+    """Catches a chapter broken by a moved or renamed helper, before nbval re-runs it."""
+    missing = [f"{chapter}: {module}.{name}" for chapter, module, name in _chapter_imports()
+               if not hasattr(__import__(module, fromlist=["_"]), name)]
     assert missing == []
+
+
+#: Names ``ae_helpers`` exports that no chapter imports: the version, the errors the chapters' calls
+#: raise (a reader may catch them), and the device choice CONTRIBUTING.md shows readers.
+READERS_NAMES = {"__version__", "DataError", "SettingError", "TrainingDiverged", "pick_device"}
+
+
+def test_the_package_exports_what_the_chapters_import_and_no_more():
+    """Catches a name a chapter must import from a submodule (the chapters have one place to import
+    from: ``ae_helpers``), and a name exported for no chapter (drop it from ``__init__.py``; it stays
+    importable from its module)."""
+    imported = {name for _, _, name in _chapter_imports()}
+    assert sorted(imported - set(ae_helpers.__all__)) == [], "add these to ae_helpers/__init__.py"
+    assert sorted(set(ae_helpers.__all__) - imported - READERS_NAMES) == [], "no chapter imports these"
 
 
 def test_the_packages_public_names_all_exist():
