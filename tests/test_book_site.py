@@ -148,3 +148,69 @@ def test_book_is_stale_tracks_sources_pages_and_asset_mode(tmp_path, monkeypatch
     later = book_site.BUILD_STAMP.stat().st_mtime + 10
     os.utime(source, (later, later))
     assert book_site.book_is_stale()  # a source changed after the build
+
+
+def _extension(name: str):
+    """One of the book's Sphinx extensions (book/_ext/<name>.py), loaded from its file."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"_book_{name}", book_site.ROOT / "book" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_widget_scripts_stay_only_on_pages_that_show_a_widget():
+    """Catches the widget manager, require.js and the stored widget state written into a page that shows
+    no widget (myst-nb adds them wherever the notebook stores widget state), or taken from one that does,
+    and other inline scripts taken with them."""
+    from types import SimpleNamespace
+
+    from sphinx.builders.html._assets import _JavaScript
+
+    oa = book_site._offline_assets()
+    # One script vendored, one from a CDN; Sphinx files a local script under _static/.
+    widget_js = {"": {"body": "adapter()"}, "../_vendor/requirejs/require.js": {},
+                 "https://cdn.example/html-manager/dist/embed-amd.js": {}}
+    app = SimpleNamespace(config=SimpleNamespace(nb_ipywidgets_js=widget_js))
+
+    def scripts() -> list:  # in the order a widget page gets them
+        return [_JavaScript("_static/doctools.js"), _JavaScript("", body="other()"),
+                _JavaScript(None, type="application/vnd.jupyter.widget-state+json", body="{}"),
+                _JavaScript("", body="adapter()"), _JavaScript("_static/../_vendor/requirejs/require.js"),
+                _JavaScript("https://cdn.example/html-manager/dist/embed-amd.js")]
+
+    shows = {"body": f"<p>x</p>{oa.WIDGET_VIEW_TAG}{{}}</script>", "script_files": scripts()}
+    oa._drop_unused_widget_scripts(app, "a", "page.html", shows, None)
+    assert shows["script_files"] == scripts()
+    kept_off = {"body": "<p>x</p>", "script_files": scripts()}
+    oa._drop_unused_widget_scripts(app, "b", "page.html", kept_off, None)
+    assert kept_off["script_files"] == scripts()[:2]
+
+
+def test_an_edited_static_file_makes_every_page_outdated(tmp_path):
+    """Catches an edit to book/_static/ alone (the book's CSS) never reaching the site: Sphinx copies
+    static files only when it writes pages, and with no page outdated it writes none."""
+    from types import SimpleNamespace
+
+    page_fixes = _extension("page_fixes")
+    (tmp_path / "static" / "sub").mkdir(parents=True)
+    (tmp_path / "static" / "reader.css").write_text("img { height: auto; }")
+    (tmp_path / "static" / "sub" / "a.js").write_text("1")
+    site = tmp_path / "out" / "_static"
+    app = SimpleNamespace(builder=SimpleNamespace(format="html"), outdir=str(tmp_path / "out"),
+                          confdir=str(tmp_path), config=SimpleNamespace(html_static_path=["static"]))
+    env = SimpleNamespace(found_docs={"b", "a"})
+
+    def outdated() -> list[str]:
+        return page_fixes._pages_outdated_by_static_files(app, env, set(), set(), set())
+
+    assert outdated() == ["a", "b"]  # never copied
+    (site / "sub").mkdir(parents=True)
+    (site / "reader.css").write_text("img { height: auto; }")
+    (site / "sub" / "a.js").write_text("1")
+    assert outdated() == []
+    (tmp_path / "static" / "reader.css").write_text("img { height: auto !important; }")
+    assert outdated() == ["a", "b"]

@@ -15,12 +15,18 @@ which way the last build went (the browser test reads it).
 Widget pages also get one small inline script: an adapter for the MathJax 2 call the widget
 manager makes (the book loads MathJax 3), and, when vendored, require.js's ``baseUrl`` so the
 widget icon fonts load from ``_vendor/`` too.
+
+myst-nb adds the widget scripts (and the notebook's stored widget state) to every page whose
+notebook stores widget state, whether or not the page shows a widget: a chapter whose only
+widgets are in cells kept off the page (``remove-output``) would load the 3.6 MB widget manager
+for nothing. Pages that show no widget view lose those scripts (:func:`_drop_unused_widget_scripts`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -31,7 +37,7 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.util import logging
 
-__all__ = ["Asset", "ASSETS", "STAMP_NAME", "VENDOR_DIR", "resolve_assets", "setup"]
+__all__ = ["Asset", "ASSETS", "STAMP_NAME", "VENDOR_DIR", "WIDGET_VIEW_TAG", "resolve_assets", "setup"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +45,9 @@ logger = logging.getLogger(__name__)
 VENDOR_DIR = "_vendor"
 #: File in ``<outdir>/_vendor/`` recording how the last build loaded its scripts.
 STAMP_NAME = "assets.json"
+#: How myst-nb writes a widget view into a page's body (the widget manager renders each one).
+WIDGET_VIEW_TAG = '<script type="application/vnd.jupyter.widget-view+json">'
+_WIDGET_STATE_TYPE = "application/vnd.jupyter.widget-state+json"
 
 
 @dataclass(frozen=True)
@@ -255,10 +264,37 @@ def _copy_assets(app: Sphinx) -> None:
     os.replace(tmp, stamp)
 
 
+def _is_widget_script(app: Sphinx, js: Any) -> bool:
+    """Whether ``js`` (a page's script) is one myst-nb adds for widgets: the stored state, or one
+    of ``nb_ipywidgets_js`` (the inline adapter, require.js, the widget manager)."""
+    attributes = getattr(js, "attributes", {})
+    if attributes.get("type") == _WIDGET_STATE_TYPE:
+        return True
+    filename = os.fspath(getattr(js, "filename", None) or "")
+    for path, kwargs in (app.config.nb_ipywidgets_js or {}).items():
+        # Sphinx files a local script under _static/ (Builder.add_js_file).
+        if filename not in (path, posixpath.join("_static", path) if path and "://" not in path else path):
+            continue
+        if path or attributes.get("body") == kwargs.get("body"):
+            return True
+    return False
+
+
+def _drop_unused_widget_scripts(app: Sphinx, pagename: str, templatename: str,
+                                context: dict[str, Any], doctree: Any) -> None:
+    # Runs after myst-nb's own html-page-context handler (priority 500) added the scripts to
+    # context["script_files"], the list the page's <head> is written from.
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list) or WIDGET_VIEW_TAG in context.get("body", ""):
+        return
+    scripts[:] = [js for js in scripts if not _is_widget_script(app, js)]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """Sphinx entry point (registered through ``sphinx: local_extensions:`` in _config.yml)."""
     # myst-nb reads nb_ipywidgets_js at builder-inited, so settle it at config-inited.
     app.connect("config-inited", _configure)
     # Copy before pages are written so Sphinx can add its ?v=<checksum> to the script URLs.
     app.connect("builder-inited", _copy_assets)
+    app.connect("html-page-context", _drop_unused_widget_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

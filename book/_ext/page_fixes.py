@@ -16,10 +16,16 @@ same tag the chapter's first cell installs ae_helpers from (tools/install_cell.p
 by ``__version__`` of ae_helpers/__init__.py, read from its text since the pages build without
 torch. sphinx-book-theme reads the option again for every page, so setting it once the
 configuration is read is enough.
+
+Sphinx copies ``html_static_path`` (book/_static/, the book's own CSS) into the site only when
+it writes pages: after an edit to a static file alone a build reports "no targets are out of
+date" and the site keeps the old file. A static file that differs from its copy in the site
+makes every page outdated, so the build writes them and copies it.
 """
 
 from __future__ import annotations
 
+import filecmp
 import re
 from pathlib import Path
 from typing import Any
@@ -60,9 +66,25 @@ def _normalise_inline_scripts(app: Sphinx, env: BuildEnvironment) -> None:
     files[:] = fixed
 
 
+def _pages_outdated_by_static_files(app: Sphinx, env: BuildEnvironment, added: set[str],
+                                    changed: set[str], removed: set[str]) -> list[str]:
+    if app.builder is None or app.builder.format != "html":
+        return []
+    site = Path(app.outdir) / "_static"
+    for entry in app.config.html_static_path:
+        root = Path(app.confdir, entry)
+        sources = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        for source in sources:
+            copy = site / (source.name if root.is_file() else source.relative_to(root))
+            if not copy.is_file() or not filecmp.cmp(source, copy, shallow=False):
+                return sorted(env.found_docs)
+    return []
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """Sphinx entry point (registered through ``sphinx: local_extensions:`` in _config.yml)."""
     # env-updated comes after every extension added its scripts and before prepare_writing.
     app.connect("env-updated", _normalise_inline_scripts)
     app.connect("config-inited", _launch_at_the_release_tag)
+    app.connect("env-get-outdated", _pages_outdated_by_static_files)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
