@@ -1,9 +1,9 @@
 """Settings for every pytest run from the repository root (unit tests and nbval alike).
 
 Seeded CPU training repeats bit for bit only at the same number of threads, and the
-chapters' stored outputs were computed with two: nbval's kernels inherit this, so a bare
-``pytest --nbval`` reproduces them on machines with more cores too. Set OMP_NUM_THREADS
-yourself to override it.
+chapters' stored outputs were computed with ``BOOK_THREADS`` (tools/variants.py, the one place
+it is set): nbval's kernels inherit it, so a bare ``pytest --nbval`` reproduces them on machines
+with more cores too. Set OMP_NUM_THREADS yourself to override it.
 
 Under the test suite a chapter's failed check (``expect`` or ``claim``, ``ae_helpers.checks``)
 must fail the chapter, while in a reader's own session it only prints a line: the variable
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+from tools.variants import BOOK_THREADS
+
+os.environ.setdefault("OMP_NUM_THREADS", BOOK_THREADS)
 os.environ.setdefault("AE_STRICT_CHECKS", "1")
 
 #: The reader's model cache (ae_helpers.paths.cache_dir() when AE_CACHE_DIR is not set).

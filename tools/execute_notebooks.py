@@ -53,9 +53,9 @@ CHECK_TITLE = "#@title Checks"
 SOLUTION_TITLE = "#@title Solution"
 #: A solution's heading; Colab folds the section under it (notebook metadata colab.collapsed_sections).
 SOLUTION_HEADING = re.compile(r"### Solution to exercise (\d+)")
-# Seeded training is repeatable bit for bit only at a fixed thread count; `make test` runs
-# nbval with the same value (BOOK_THREADS in the Makefile).
-BOOK_THREADS = "2"
+# Seeded training is repeatable bit for bit only at a fixed thread count, set once in tools/variants.py;
+# every variant that re-runs the chapters under nbval uses the same value.
+from variants import BOOK_THREADS  # noqa: E402
 
 
 def chapters() -> list[Path]:
