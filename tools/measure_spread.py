@@ -1,17 +1,19 @@
 """Run every chapter with several seeds and in several numeric environments; set each check's range.
 
-    OMP_NUM_THREADS=2 python tools/measure_spread.py          # every chapter (make spread)
-    OMP_NUM_THREADS=2 python tools/measure_spread.py book/02_latent2d.ipynb
+    python tools/measure_spread.py          # every chapter (make spread)
+    python tools/measure_spread.py book/02_latent2d.ipynb
 
 A reader's run is not the book's run: another seed, another setting, another CPU or PyTorch
-gives another training trajectory. This tool stands in for those readers. Each run in
-:data:`RUNS` executes the chapters from an empty model cache, with every ``expect(key, value)``
-and ``claim(holds, statement)`` recording what it sees (:mod:`ae_helpers.checks`). The first run
-is the one the book stores: it re-executes the chapters in place (like ``make notebooks``).
-The others run copies: four with the stored seed in other numeric environments (MKL's
-compatible code path, PyTorch's kernels without vector instructions, both together as CI
-runs them, and one thread), and four with other training seeds (``SEED`` set through the
-chapters' ``parameters`` cell by papermill). That is five seeds and five numeric environments.
+gives another training trajectory. This tool stands in for those readers. Its runs,
+:data:`RUNS`, are the variants of tools/variants.py that have a ``spread`` column, in the
+table's order; each executes the chapters with the variant's variables and settings from an
+empty model cache, with every ``expect(key, value)`` and ``claim(holds, statement)`` recording
+what it sees (:mod:`ae_helpers.checks`). The first run is the one the book stores: it
+re-executes the chapters in place (like ``make notebooks``). The others run copies: four with
+the stored seed in other numeric environments (MKL's compatible code path, PyTorch's kernels
+without vector instructions, both together, and one thread), and four with other training
+seeds (``SEED`` set through the chapters' ``parameters`` cell by papermill). That is five seeds
+and five numeric environments.
 
 For every checked number the tool records each run's value, their mean, standard deviation,
 minimum and maximum, and the range ``expect`` accepts (``ae_helpers/expected.json``, shown in
@@ -33,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-from execute_notebooks import BOOK_THREADS, chapters  # noqa: E402
+import variants  # noqa: E402
+from execute_notebooks import chapters  # noqa: E402
 
 from ae_helpers.paths import atomic_write  # noqa: E402
 
@@ -59,26 +61,18 @@ FLOOR = 1e-3
 
 @dataclass(frozen=True)
 class Run:
-    """One way of running the chapters: its name, the environment variables that change numerics,
-    and the chapter settings papermill injects (empty: the chapters as stored)."""
+    """One way of running the chapters: its name (its column in the tables), the environment variables
+    that change numerics, the chapter settings papermill injects (empty: the chapters as stored), and
+    the variant of tools/variants.py it is."""
 
     name: str
     env: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
+    variant: str = "stored"
 
 
-_TWO = {"OMP_NUM_THREADS": BOOK_THREADS}
 #: The first run is the stored one.
-RUNS = [
-    Run("stored: seed 42, 2 threads", _TWO),
-    Run("MKL_CBWR=COMPATIBLE", {**_TWO, "MKL_CBWR": "COMPATIBLE"}),
-    Run("ATEN_CPU_CAPABILITY=default", {**_TWO, "ATEN_CPU_CAPABILITY": "default"}),
-    Run("both (as CI)", {**_TWO, "MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default"}),
-    Run("1 thread", {"OMP_NUM_THREADS": "1"}),
-    *(Run(f"seed {seed}", _TWO, {"SEED": seed}) for seed in (43, 44, 45, 46)),
-]
-#: Variables that change numerics; cleared before each run so that only the listed ones apply.
-NUMERIC_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_CBWR", "ATEN_CPU_CAPABILITY")
+RUNS = [Run(v.spread, v.variables(), dict(v.settings), v.name) for v in variants.spread_runs()]
 
 
 @dataclass
@@ -116,9 +110,7 @@ def run_once(index: int, notebooks: list[Path], work: Path) -> Outcome:
     run = RUNS[index]
     folder = work / f"run-{index}"
     folder.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in NUMERIC_VARS}
-    env.update(run.env)
-    env["AE_CACHE_DIR"] = str(folder / "cache")
+    env = variants.environment(variants.get(run.variant), folder / "cache")
     command = [sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), "--timings", str(folder / "timings.json"),
                "--record-dir", str(folder / "records")]
     if index > 0:  # copies; the first run stores the chapters in place

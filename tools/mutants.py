@@ -1,14 +1,14 @@
 """Plant realistic one-line bugs in ae_helpers, one at a time, and check that the chapters catch each.
 
-    OMP_NUM_THREADS=2 python tools/mutants.py              # every mutant (make mutants)
-    OMP_NUM_THREADS=2 python tools/mutants.py no-shuffle   # some of them, by name
+    python tools/mutants.py              # every mutant (make mutants)
+    python tools/mutants.py no-shuffle   # some of them, by name (make mutants MUTANTS=no-shuffle)
 
 A check that no bug can trip checks nothing. Each :class:`Mutant` below is a change a
 contributor could plausibly make: one edit in one file of the package. For each, the tool
 copies ``ae_helpers`` into a temporary folder, applies the edit there (the checkout is never
-touched), and runs the chapters that use the changed code under nbval, from an empty model
-cache and with strict checks, with that copy first on ``PYTHONPATH`` so that nbval's kernels
-import it. nbval must fail. It stops at the first failing cell, so a caught mutant costs only
+touched), and runs the chapters that use the changed code under nbval in the ``stored``
+variant of tools/variants.py (its thread count, strict checks) from an empty model cache, with
+that copy first on ``PYTHONPATH`` so that nbval's kernels import it. nbval must fail. It stops at the first failing cell, so a caught mutant costs only
 the chapters up to that cell.
 
 One line per mutant: ``mutant <name> caught_by=<what failed>`` (the ``expect`` key, the
@@ -20,7 +20,6 @@ mutant, do not drop it).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -32,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
-from ae_helpers.paths import data_dir  # noqa: E402
+import variants  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -132,17 +131,15 @@ def caught_by(junit: Path) -> str | None:
 def run(mutant: Mutant, work: Path) -> str | None:
     """Run the mutant's chapters under nbval with the bug planted; returns what caught it, or None."""
     folder = plant(mutant, work / mutant.name)
-    env = dict(os.environ, PYTHONPATH=str(folder), AE_DATA_DIR=str(data_dir()), AE_CACHE_DIR=str(folder / "cache"),
-               AE_STRICT_CHECKS="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
-    env.pop("AE_EXPECT_RECORD", None)
+    env = variants.environment(variants.get("stored"), folder / "cache", PYTHONPATH=str(folder))
     # nbval's kernels start in the chapters' folder, where PYTHONPATH comes before the editable install
     where = subprocess.run([sys.executable, "-c", "import ae_helpers; print(ae_helpers.__file__)"], env=env,
                            capture_output=True, text=True, cwd=ROOT / "book").stdout.strip()
     if not where.startswith(str(folder)):
         raise SystemExit(f"the kernels would import {where!r}, not the planted copy in {folder}")
     junit = folder / "junit.xml"
-    subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-x", "-q", "-p", "no:cacheprovider",
-                    f"--junitxml={junit}", *[f"book/{c}.ipynb" for c in mutant.chapters]],
+    subprocess.run(variants.pytest_command(sys.executable, [f"book/{c}.ipynb" for c in mutant.chapters],
+                                           "-x", "-q", f"--junitxml={junit}"),
                    env=env, cwd=ROOT, capture_output=True, text=True)
     return caught_by(junit) if junit.exists() else "pytest stopped before writing its report"
 
