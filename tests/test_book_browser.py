@@ -9,6 +9,14 @@ page with the kernel-free explorer, dragging the point must redraw the digit wit
 that the decoder weights embedded in that very page give for the new code (decoded again in
 Python by tests/explorer_page.py), so the check holds whatever machine trained them.
 
+The page is also read as a reader meets it, on two phones (390 and 320 px, touch, mobile
+viewport) and a desktop (1280 px), with folded cells opened: every figure keeps its shape, the
+page never scrolls sideways, stored progress bars show a bar that reads finished and counts that
+are not cut off, and no kernel explorer's controls sit on the page dead (those cells are kept
+off it). Every image in the article says what it shows in its alt text (not its file name), and
+only pages that show a widget load the widget manager. Screenshots of the phone widths go to
+``_build/screenshots/<page>-<width>.png``.
+
 The browser is found by tools/browsers.py; without one these tests skip with one line, or fail
 under CI (CI=true).
 """
@@ -20,7 +28,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,26 +103,55 @@ def site(browser_executable: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def book_browser(browser_executable: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A browser context with a fresh profile."""
+def playwright_driver(browser_executable: Path) -> Iterator[Any]:
+    """One Playwright for the module (a thread can run one at a time)."""
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(browser_executable),
-            headless=True,
-            args=browsers.LAUNCH_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def book_browser(playwright_driver: Any, browser_executable: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A browser context with a fresh profile."""
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")),
+        executable_path=str(browser_executable),
+        headless=True,
+        args=browsers.LAUNCH_ARGS,
+        viewport={"width": 1280, "height": 900},
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+#: The widths a reader meets the book at: the phones of the explorer tests (a touch screen, a
+#: mobile viewport, two device pixels per CSS pixel) and a desktop window.
+READER_WIDTHS: dict[str, dict[str, Any]] = {
+    **{f"{w}px": {"viewport": {"width": w, "height": h}, "is_mobile": True, "has_touch": True,
+                  "device_scale_factor": 2} for w, h in explorer_page.PHONES},
+    "1280px": {"viewport": {"width": 1280, "height": 900}},
+}
+
+
+@pytest.fixture(scope="module")
+def reader_browser(playwright_driver: Any, browser_executable: Path) -> Iterator[Any]:
+    """A browser in which each reader's visit gets a fresh context of its own width."""
+    browser = playwright_driver.chromium.launch(executable_path=str(browser_executable), headless=True,
+                                                args=browsers.LAUNCH_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 class Visit:
     """One page opened in the browser with every request logged and external ones aborted."""
 
-    def __init__(self, context: Any, base: str, page: Page):
+    def __init__(self, context: Any, base: str, page: Page, html: str | None = None):
+        """``html``: what the server would answer for ``page`` (a page made up by a test), or None."""
+        self.made_up = {base + page.url_path: html} if html is not None else {}
         self.requests: list[str] = []
         self.external: list[str] = []
         self.console_errors: list[str] = []
@@ -133,7 +172,9 @@ class Visit:
     def _route(self, route: Any) -> None:
         url = route.request.url
         parts = urlsplit(url)
-        if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
+        if url in self.made_up:
+            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=self.made_up[url])
+        elif parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
             route.continue_()
         else:
             self.external.append(url)
@@ -149,6 +190,34 @@ class Visit:
 
     def close(self) -> None:
         self.tab.close()
+
+
+def _wait_for_widgets(visit: Visit, page: Page) -> None:
+    """Give the stored widgets time to render: the embed manager starts on window load."""
+    views, has_state = book_site.widget_views(page.source)
+    if views and has_state:
+        try:
+            visit.tab.wait_for_function(
+                "(n) => [...document.querySelectorAll('.widget-subarea')]"
+                ".filter(e => e.children.length).length >= n", arg=views, timeout=20_000)
+        except PlaywrightTimeout:
+            pass  # the callers report widgets that did not render
+
+
+@contextmanager
+def _reader_visit(browser: Any, base: str, page: Page, width: str, html: str | None = None) -> Iterator[Visit]:
+    """``page`` opened at one of :data:`READER_WIDTHS`, its stored widgets rendered (``html``: as in
+    :class:`Visit`)."""
+    context = browser.new_context(**READER_WIDTHS[width])
+    try:
+        visit = Visit(context, base, page, html)
+        try:
+            _wait_for_widgets(visit, page)
+            yield visit
+        finally:
+            visit.close()
+    finally:
+        context.close()
 
 
 _PAGE_STATE_JS = """
@@ -185,17 +254,9 @@ def test_page_renders_offline(book_browser: Any, site: str, book_page: Page) -> 
     assert book_page.html.is_file(), f"{book_page.html} was not built: check _toc.yml and the build log"
     visit = Visit(book_browser, site, book_page)
     try:
-        state = visit.tab.evaluate(_PAGE_STATE_JS, CONTENT)
         views, has_state = book_site.widget_views(book_page.source)
-        if views and has_state:
-            # Widgets render after the embed manager loads (on window load); give it time.
-            try:
-                visit.tab.wait_for_function(
-                    "(n) => [...document.querySelectorAll('.widget-subarea')]"
-                    ".filter(e => e.children.length).length >= n", arg=views, timeout=20_000)
-            except PlaywrightTimeout:
-                pass  # reported below as widgets that did not render
-            state = visit.tab.evaluate(_PAGE_STATE_JS, CONTENT)
+        _wait_for_widgets(visit, book_page)
+        state = visit.tab.evaluate(_PAGE_STATE_JS, CONTENT)
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOT_DIR / f"{SHOT_NAMES[book_page.docname]}.png"
         visit.tab.screenshot(path=str(shot), full_page=True)
@@ -249,6 +310,216 @@ def test_page_renders_offline(book_browser: Any, site: str, book_page: Page) -> 
         "problems": problems,
     }
     assert not problems, f"{book_page.docname}: " + "; ".join(problems)
+
+
+_READER_JS = """
+async (sel) => {
+  const root = document.querySelector(sel) || document.querySelector('main');
+  // Folded cells (the solutions) opened, as a reader opens them: their figures count too.
+  root.querySelectorAll('details').forEach(d => { d.open = true; });
+  const imgs = [...root.querySelectorAll('img')];
+  await Promise.all(imgs.map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }));
+  const box = (e) => e.getBoundingClientRect();
+  const de = document.documentElement;
+  return {
+    scroll_width: de.scrollWidth,
+    client_width: de.clientWidth,
+    images: imgs.map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt'),
+                            output: !!i.closest('.cell_output'), width: box(i).width, height: box(i).height,
+                            natural: [i.naturalWidth, i.naturalHeight]})),
+    // A stored progress bar: a row of the description, the bar and the counts (tqdm's).
+    bars: [...root.querySelectorAll('.widget-hprogress')].map(b => {
+      const row = b.parentElement, r = box(row);
+      const track = b.querySelector('.progress'), fill = b.querySelector('.progress-bar');
+      const texts = [...row.querySelectorAll('.widget-html-content')];
+      return {
+        text: texts.map(t => t.textContent).join(' | '),
+        width: box(b).width,
+        filled: track && fill ? box(fill).width / Math.max(1, box(track).width) : 0,
+        cut: row.scrollWidth > row.clientWidth + 1 || texts.some(t => {
+          const q = box(t);
+          return q.left < r.left - 1 || q.right > r.right + 1 || t.scrollWidth > t.clientWidth + 1;
+        }),
+      };
+    }),
+    // Controls of a kernel's explorer (sliders, number boxes, ...): on the page they move nothing.
+    controls: [...root.querySelectorAll('.widget-slider, .widget-text, .widget-dropdown, .widget-button, '
+                                        + '.widget-toggle-button, .widget-checkbox')]
+      .map(e => e.className),
+  };
+}
+"""
+
+#: Narrowest a stored progress bar may be drawn, in CSS pixels.
+MIN_BAR_PX = 40
+#: How far a figure's shown aspect ratio may be from its own.
+ASPECT_TOLERANCE = 0.02
+
+
+def _bar_problems(bars: list[dict[str, Any]]) -> list[str]:
+    return [f"progress bar {bar['text'][:40]!r} drawn {bar['width']:.0f} px wide ({bar['filled']:.0%} filled)"
+            f"{', its text cut off' if bar['cut'] else ''}"
+            for bar in bars if bar["width"] < MIN_BAR_PX or bar["filled"] < 0.99 or bar["cut"]]
+
+
+def _shot_name(page: Page, width: str) -> Path:
+    return SCREENSHOT_DIR / f"{SHOT_NAMES[page.docname]}-{width}.png"
+
+
+@pytest.mark.parametrize("width", list(READER_WIDTHS))
+@pytest.mark.parametrize("book_page", PAGES, ids=[p.docname for p in PAGES])
+def test_page_reads_well(reader_browser: Any, site: str, book_page: Page, width: str) -> None:
+    """Catches figures stretched out of shape (a fixed height kept while the width shrinks to the
+    column), a page that scrolls sideways (long inline code or a heading wider than a phone),
+    stored progress bars squeezed to nothing with their counts cut off, and a kernel explorer's
+    controls left on the page where nothing answers them."""
+    with _reader_visit(reader_browser, site, book_page, width) as visit:
+        state = visit.tab.evaluate(_READER_JS, CONTENT)
+        if width != "1280px":  # test_page_renders_offline takes the desktop's
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            visit.tab.screenshot(path=str(_shot_name(book_page, width)), full_page=True)
+
+    problems: list[str] = []
+    for img in state["images"]:
+        (nw, nh), w, h = img["natural"], img["width"], img["height"]
+        name = Path(img["src"] or "?").name[:16]
+        if not (nw and nh and w and h):
+            problems.append(f"image {name} is not shown ({w:.0f}x{h:.0f}, natural {nw}x{nh})")
+        elif abs((w / h) / (nw / nh) - 1) > ASPECT_TOLERANCE:
+            problems.append(f"image {name} is shown {w:.0f}x{h:.0f}, out of the shape of its {nw}x{nh} "
+                            f"({h / (w * nh / nw):.2f}x as tall as its width gives)")
+    if state["scroll_width"] > state["client_width"]:
+        problems.append(f"the page scrolls sideways: {state['scroll_width']} px of content in "
+                        f"{state['client_width']} px")
+    problems += _bar_problems(state["bars"])
+    if state["controls"]:
+        problems.append(f"{len(state['controls'])} widget control(s) on the page that need a kernel to do "
+                        "anything: tag the explorer's cell remove-output and say in the text around it to run "
+                        "the chapter in Jupyter or Colab")
+    _REPORT.setdefault("reader", {}).setdefault(book_page.docname, {})[width] = {
+        "images": len(state["images"]), "progress_bars": len(state["bars"]), "problems": problems}
+    assert not problems, f"{book_page.docname} at {width}: " + "; ".join(problems)
+
+
+#: The cell metadata that gives a chapter's figure its alt text (myst-nb's image options per cell).
+ALT_METADATA = '{"mystnb": {"image": {"alt": "..."}}}'
+
+
+#: Finished progress bars as tqdm leaves them in a chapter run from an empty model cache: one row
+#: of widgets each, the description, the bar and the counts (U+2007 is tqdm's space).
+_PROGRESS_ROWS = [
+    ("judge:\u2007100%", "\u20075/5\u2007[00:04<00:00,\u2007\u20071.00epoch/s,\u2007loss=0.0532]"),
+    ("VAE,\u2007latent\u20072:\u2007100%",
+     "\u20075/5\u2007[00:06<00:00,\u2007\u20071.42s/epoch,\u2007loss=164.6083,\u2007test_mse=0.0463]"),
+    ("autoencoder\u2007without\u20078,\u2007latent\u200710:\u2007100%",
+     "\u200710/10\u2007[00:11<00:00,\u2007\u20071.09s/epoch,\u2007loss=0.0101,\u2007test_mse=0.0098]"),
+]
+
+
+def _page_with_progress_bars(page: Page) -> str:
+    """``page``'s built HTML with the :data:`_PROGRESS_ROWS` added at the end of its article as stored
+    widget outputs, and the scripts the book's widget pages load, written as myst-nb writes them."""
+    import ipywidgets
+    from ipywidgets.embed import embed_data
+
+    rows = [ipywidgets.HBox([ipywidgets.HTML(left), ipywidgets.FloatProgress(value=10, min=0, max=10,
+                                                                             bar_style="success"),
+                             ipywidgets.HTML(right)]) for left, right in _PROGRESS_ROWS]
+    data = embed_data(views=rows)
+    config = SimpleNamespace(mathjax_path=None, nb_ipywidgets_js=None)
+    book_site._offline_assets()._configure(SimpleNamespace(srcdir=str(book_site.ROOT)), config)
+    up = "../" * page.docname.count("/")
+    state = json.dumps(data["manager_state"]).replace("</", "<\\/")
+    head = [f'<script type="application/vnd.jupyter.widget-state+json">{state}</script>']
+    for path, kwargs in config.nb_ipywidgets_js.items():
+        if not path:
+            head.append(f"<script>{kwargs['body']}</script>")
+        else:  # Sphinx writes local scripts relative to _static/
+            head.append(f'<script src="{path if urlsplit(path).scheme else up + "_static/" + path}"></script>')
+    outputs = "".join('<div class="cell docutils container"><div class="cell_output docutils container">'
+                      f'<script type="application/vnd.jupyter.widget-view+json">{json.dumps(view)}</script>'
+                      '</div></div>' for view in data["view_specs"])
+    html = page.html.read_text(encoding="utf-8")
+    html = html.replace("</head>", "".join(head) + "</head>", 1)
+    end = html.index("</article>", html.index('class="bd-article"'))
+    return f'{html[:end]}<section id="progress-bars">{outputs}</section>{html[end:]}'
+
+
+@pytest.mark.parametrize("width", list(READER_WIDTHS))
+def test_stored_progress_bars_read_finished(reader_browser: Any, site: str, width: str) -> None:
+    """Catches a stored progress bar (a chapter run from an empty model cache stores one per model it
+    trains) squeezed to a sliver, its counts cut off at the edge of the output, as the widget row
+    left them on a phone. The chapters stored now may have none: a chapter page is given three."""
+    chapter = next(p for p in PAGES if p.source.suffix == ".ipynb")
+    made_up = Page(f"{Path(chapter.docname).parent.as_posix()}/_progress_bars", chapter.source)
+    with _reader_visit(reader_browser, site, made_up, width, _page_with_progress_bars(chapter)) as visit:
+        try:
+            visit.tab.wait_for_function("(n) => document.querySelectorAll('#progress-bars .widget-hprogress')"
+                                        ".length >= n", arg=len(_PROGRESS_ROWS), timeout=20_000)
+        except PlaywrightTimeout:
+            pass  # reported below
+        state = visit.tab.evaluate(_READER_JS, CONTENT)
+        if len(state["bars"]) == len(_PROGRESS_ROWS):
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            visit.tab.locator("#progress-bars").screenshot(path=str(SCREENSHOT_DIR / f"progress-bars-{width}.png"))
+    assert len(state["bars"]) == len(_PROGRESS_ROWS), (
+        f"the widget manager drew {len(state['bars'])} of {len(_PROGRESS_ROWS)} progress bars "
+        f"(console errors: {visit.console_errors}; requests that left localhost: {visit.external})")
+    problems = _bar_problems(state["bars"])
+    if state["scroll_width"] > state["client_width"]:
+        problems.append(f"the page scrolls sideways: {state['scroll_width']} px of content in "
+                        f"{state['client_width']} px")
+    assert not problems, f"at {width}: " + "; ".join(problems)
+
+
+def _alt_problem(alt: str | None) -> str | None:
+    """What is wrong with an image's alt text as a description of the figure, or None."""
+    text = (alt or "").strip()
+    if not text:
+        return "no alt text"
+    if re.search(r"\.(png|jpe?g|gif|svg|webp)\b", text, re.I) or re.search(r"[0-9a-f]{32}", text, re.I):
+        return "its file name"
+    if len(re.findall(r"[^\W\d_]{2,}", text)) < 4:
+        return "fewer than four words"
+    return None
+
+
+@pytest.mark.parametrize("book_page", PAGES, ids=[p.docname for p in PAGES])
+def test_images_say_what_they_show(reader_browser: Any, site: str, book_page: Page) -> None:
+    """Catches a figure whose alt text is its file name or hash, which is what a screen reader reads
+    out, or a search engine and a reader with images off see, in place of the figure.
+
+    A chapter's figure gets its alt text from its cell's metadata: ``{"mystnb": {"image": {"alt":
+    "..."}}}`` (myst-nb's per-cell image options; every image output of that cell gets it)."""
+    with _reader_visit(reader_browser, site, book_page, "1280px") as visit:
+        state = visit.tab.evaluate(_READER_JS, CONTENT)
+    bad = [(Path(img["src"] or "?").name[:16], problem) for img in state["images"]
+           if (problem := _alt_problem(img["alt"]))]
+    assert not bad, (f"{book_page.docname}: {len(bad)} of {len(state['images'])} images do not say what they show "
+                     "(give each figure's cell the metadata " + ALT_METADATA + f"): {bad}")
+
+
+def _is_widget_manager(url: str) -> bool:
+    path = urlsplit(url).path
+    return path.endswith("/embed-amd.js") or path.endswith("/require.js")
+
+
+@pytest.mark.parametrize("book_page", PAGES, ids=[p.docname for p in PAGES])
+def test_only_pages_with_widgets_load_the_widget_manager(reader_browser: Any, site: str, book_page: Page) -> None:
+    """Catches the 3.6 MB widget manager (and require.js) loaded by a page that shows no widget, as
+    myst-nb does for every notebook that stores widget state even when its widgets are kept off the
+    page, or missing from a page that shows one."""
+    views, _ = book_site.widget_views(book_page.source)
+    with _reader_visit(reader_browser, site, book_page, "1280px") as visit:
+        loaded = sorted({urlsplit(u).path.rsplit("/", 1)[-1] for u in visit.requests if _is_widget_manager(u)})
+        rendered = visit.tab.evaluate(
+            "() => [...document.querySelectorAll('.widget-subarea')].filter(e => e.children.length).length")
+    if views:
+        assert loaded == ["embed-amd.js", "require.js"], (
+            f"{book_page.docname} shows {views} widget(s) but loaded {loaded or 'no widget script'}")
+        assert rendered >= views, f"{book_page.docname}: {rendered} of {views} widgets rendered"
+    else:
+        assert not loaded, f"{book_page.docname} shows no widget but loads {loaded}"
 
 
 def _explorer_pages() -> list[Page]:
@@ -330,6 +601,28 @@ def test_explorer_drag_matches_python_decode(book_browser: Any, site: str) -> No
         results[page.docname] = {"code_before": before["code"], "code_after": code,
                                  "max_gray_diff_canvas": worst_px, "max_gray_diff_js": worst_js}
     _REPORT["explorer"] = results
+
+
+def test_explorers_on_the_pages_keep_the_point_on_the_map_with_keys(book_browser: Any, site: str) -> None:
+    """Catches an explorer on a page whose arrow keys walk the point off its map, out of sight (the
+    mouse and a finger stop at its edge): a chapter whose stored explorer predates the fix in
+    explorer.js shows it until the chapter is executed again."""
+    pages = _explorer_pages()
+    if not pages:
+        pytest.skip("no page in _toc.yml contains a div.ae-explorer yet (the 2-D chapter adds it)")
+    off_the_map = []
+    for page in pages:
+        configs = explorer_page.embedded_configs(page.html.read_text(encoding="utf-8"))
+        visit = Visit(book_browser, site, page)
+        try:
+            for panel_id, cfg in configs.items():
+                corner = [cfg["xr"][1], cfg["yr"][1]]
+                z = explorer_page.press_keys(visit.tab, panel_id, *["Shift+ArrowRight"] * 15, *["Shift+ArrowUp"] * 15)
+                if z != pytest.approx(corner):
+                    off_the_map.append(f"{page.docname} {panel_id}: at {z}, the map's corner is {corner}")
+        finally:
+            visit.close()
+    assert not off_the_map, "arrow keys took the point off its map (execute the chapter again): " + "; ".join(off_the_map)
 
 
 def test_embedded_weights_decode_like_the_model() -> None:
