@@ -1,24 +1,22 @@
 # Every target sets up what it needs first and is safe to run again.
-#   make book   build the rendered book into _build/html (offline: see `make vendor`)
-#   make vendor MathJax, require.js and the widget manager for the book, from npm (package.json)
-#   make test   unit tests, the chapters through nbval, and the browser tests (book, JupyterLab)
-#   make test-foreign  the chapters through nbval again, as on another machine (empty model cache)
-#   make test-threads  the chapters through nbval with another number of threads (THREADS=1)
-#   make test-ipywidgets7  the widget tests against ipywidgets 7.7 (Colab's), in .venv-ipw7
-#   make test-reader  the reader's install (requirements/reader.txt) in .venv-reader, running chapter 1
+#   make book     build the rendered book into _build/html (offline: see `make vendor`)
+#   make test     unit tests, every chapter through nbval, and the browser tests (book, JupyterLab)
+#   make variant NAME=foreign   the chapters in one variant (another machine, one thread, another seed,
+#                 Colab's torch, ipywidgets 7, the reader's install, Colab itself, ...): each is a row of
+#                 tools/variants.py, which `python tools/variants.py list` prints; CHAPTERS= some only
+#   make ci       every variant CI runs on a push, as .ci/run does (make test's among them)
+#   make mutants  plant realistic bugs in ae_helpers one at a time; nbval must catch every one
 #   make notebooks  re-execute the chapters and store their outputs
-#   make spread     re-execute and store the chapters, re-run them with four other seeds and in four
-#                   other numeric environments, and set the checked numbers' ranges (ae_helpers/expected.json,
-#                   tests/SPREAD.md)
-#   make test-settings  the chapters through nbval with other settings: SETTINGS="SEED=7" (papermill)
-#   make test-torch the chapters through nbval with another PyTorch (TORCH=2.11.0, Colab's), in .venv-torch-*
-#   make mutants    plant realistic bugs in ae_helpers one at a time; nbval must catch every one
-#   make lab    Jupyter Lab on the chapters
-#   make bench  training-speed benchmark (prints ratios, not a test)
-#   make book-time  the book's seconds under nbval from an empty cache, beside this machine's speed
-#                   (CHAPTERS="book/05_uses.ipynb" times chapters alone, each from an empty cache;
-#                   REPEAT=3 reports the medians of three measurements)
-#   make clean  remove the built book (data, model cache and .venv stay)
+#   make spread   re-execute and store the chapters, re-run them in the variants with a spread column
+#                 (four other seeds, four other numeric environments), and set the checked numbers'
+#                 ranges (ae_helpers/expected.json, tests/SPREAD.md)
+#   make book-time  the book's time under nbval from an empty cache, in reference epochs timed between
+#                 chapters (CHAPTERS="book/05_uses.ipynb" times chapters alone, each from an empty cache;
+#                 REPEAT=3 reports the medians of three measurements)
+#   make vendor   MathJax, require.js and the widget manager for the book, from npm (package.json)
+#   make lab      Jupyter Lab on the chapters
+#   make bench    training-speed benchmark (prints ratios, not a test)
+#   make clean    remove the built book (data, model cache and the environments stay)
 #   make prereqs  find (or, as root with apt-get, install) the browser and npm that `make test` needs
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
@@ -44,7 +42,7 @@ STAMP := $(VENV)/.installed
 VENDOR_STAMP := node_modules/.vendor-stamp
 BOOK_STAMP := _build/.html-build-ok
 
-.PHONY: prereqs book-prereqs install data vendor book test test-foreign test-threads test-ipywidgets7 test-reader test-settings test-torch mutants notebooks spread lab bench book-time clean distclean
+.PHONY: prereqs book-prereqs install data vendor book test variant ci test-foreign test-threads test-ipywidgets7 test-reader test-settings test-torch mutants notebooks spread lab bench book-time clean distclean
 
 # Before anything long: the browser tests need a Chromium or Chrome (tools/browsers.py says where it
 # looks; AE_BROWSER overrides) and the offline book needs npm. Missing ones are installed from Debian
@@ -84,112 +82,52 @@ book: book-prereqs install vendor
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@touch $(BOOK_STAMP)
 
-# Seeded training repeats bit for bit only at a fixed number of threads: the chapters' stored
-# outputs were computed with BOOK_THREADS, so nbval re-runs them the same way on any machine.
-BOOK_THREADS := 2
+# Every way of running the chapters (the book as stored, another machine, one thread, another seed,
+# Colab's torch, ipywidgets 7, the reader's install, Colab itself, planted bugs) is a row of the table in
+# tools/variants.py, which also builds the environments of their own (.venv-<name>) and holds the thread
+# count. `python tools/variants.py list` prints it. Each run has an empty model cache of its own.
+VARIANTS := $(PYTHON) tools/variants.py
 
-# Under the tests a chapter's failed check (expect, claim) fails the chapter; in a reader's own
-# session it only prints a line (ae_helpers/checks.py). conftest.py sets the same for a bare pytest.
-STRICT := AE_STRICT_CHECKS=1
+# The README's test command: the `stored` variant (the unit tests, every chapter re-run under nbval and
+# the rendered book in a browser; it first runs `make prereqs install vendor data`).
+test:
+	$(VARIANTS) run stored
 
-# tests/test_book_browser.py builds the book itself when _build/html is older than its sources.
-test: prereqs install vendor
-	$(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python -m pytest --nbval
+# One variant or several, by name: make variant NAME=foreign, NAME="threads-1 colab"; CHAPTERS= runs some
+# chapters only, SETTINGS="SEED=8" injects chapter settings (papermill, after the "parameters" cell).
+NAME ?=
+CHAPTERS ?=
+SETTINGS ?=
+variant:
+	@test -n "$(NAME)" || { echo 'make variant: name one, e.g. make variant NAME=foreign (python tools/variants.py list)'; exit 2; }
+	$(VARIANTS) run $(NAME) $(CHAPTERS) $(foreach s,$(SETTINGS),--set $(s))
 
-# A machine unlike the one that stored the outputs: MKL's compatible code path, PyTorch's kernels
-# without vector instructions, and nothing trained before. The chapters' checks must still pass.
-FOREIGN_ENV := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
+# What CI runs on every push (.ci/run, and the GitHub workflow one job each): every variant the table
+# marks "push", in its order, each reported in one line at the end.
+ci:
+	$(VARIANTS) run --ci push
 
-test-foreign: install
-	rm -rf _build/foreign-cache
-	AE_CACHE_DIR=$(CURDIR)/_build/foreign-cache $(FOREIGN_ENV) $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
-		$(BIN)/python -m pytest --nbval book/
-
-# Another number of threads (a laptop with more cores, or one): the matrix products add up in another
-# order, so the training runs differ in their last bits and then in their trajectories.
-THREADS ?= 1
-
-test-threads: install
-	rm -rf _build/threads-cache
-	AE_CACHE_DIR=$(CURDIR)/_build/threads-cache $(STRICT) OMP_NUM_THREADS=$(THREADS) \
-		$(BIN)/python -m pytest --nbval book/
-
-# The chapters with other settings, as a reader who changes the settings cell would run them: papermill
-# injects SETTINGS after each chapter's cell tagged "parameters" (the stored outputs stay), then nbval
-# re-runs the copies from an empty model cache and compares them with what the book stores.
-SETTINGS ?= SEED=7
-
-test-settings: install
-	rm -rf _build/settings _build/settings-cache
-	$(BIN)/python tools/execute_notebooks.py --prepare-only --out-dir _build/settings $(foreach s,$(SETTINGS),-p $(s))
-	AE_CACHE_DIR=$(CURDIR)/_build/settings-cache $(STRICT) OMP_NUM_THREADS=$(BOOK_THREADS) \
-		$(BIN)/python -m pytest --nbval _build/settings
-
-# Another PyTorch: Colab's by default, or the oldest pyproject.toml admits (TORCH=2.4.1). The first run
-# downloads it (several GB) into .venv-torch-<version>; tools/other_torch.py says what else it holds.
-TORCH ?= 2.11.0
-
-test-torch: install
-	$(BIN)/python tools/other_torch.py $(TORCH)
+# The variants used to be targets of their own; say where each went.
+test-foreign test-threads test-ipywidgets7 test-reader test-settings test-torch:
+	@echo "make $@ is now a variant: make variant NAME=<name> (python tools/variants.py list names them all;" \
+		"test-threads THREADS=1 is threads-1, test-settings SEED=7 is seed-7, test-torch TORCH=2.11.0 is torch-colab)"; exit 2
 
 # Realistic one-line bugs, planted one at a time in a copy of ae_helpers: nbval over the chapters that
-# use the changed code must fail for each (tools/mutants.py lists them). Prints one line per mutant.
-mutants: install
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/mutants.py
+# use the changed code must fail for each (tools/mutants.py lists them; MUTANTS="no-shuffle" runs some).
+MUTANTS ?=
+mutants:
+	$(VARIANTS) run mutants $(MUTANTS)
 
-# Colab ships ipywidgets 7.7.1: the explorers must work there as well as on the 8.x of .venv.
-# .venv-ipw7 holds what tests/test_widgets.py needs, at the lock's versions (torch from the same
-# wheels), with ipywidgets 7.7.1 and an ipykernel below 7 (Colab's is 6.x) in place of the lock's.
-# Measured on 2 cores: about 90 s and 5.8 GB (torch's CUDA wheels) from scratch, 6 s warm.
-IPW7_VENV := .venv-ipw7
-IPW7_STAMP := $(IPW7_VENV)/.installed
-IPW7_PINS := "ipywidgets==7.7.1" "ipykernel<7"
-
-$(IPW7_STAMP): requirements/lock.txt pyproject.toml Makefile
-	test -x $(IPW7_VENV)/bin/python || $(PYTHON) -m venv $(IPW7_VENV)
-	grep -v -i -E '^(ipywidgets|widgetsnbextension|jupyterlab[-_]widgets|ipykernel)==' requirements/lock.txt \
-		> $(IPW7_VENV)/constraints.txt
-	$(IPW7_VENV)/bin/python -m pip install --disable-pip-version-check -q -c $(IPW7_VENV)/constraints.txt \
-		$(IPW7_PINS) torch numpy matplotlib pillow tqdm pytest
-	$(IPW7_VENV)/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
-	touch $@
-
-test-ipywidgets7: $(IPW7_STAMP)
-	$(IPW7_VENV)/bin/python -m ae_helpers fetch
-	$(IPW7_VENV)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.7'), ipywidgets.__version__"
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(IPW7_VENV)/bin/python -m pytest tests/test_widgets.py \
-		-W "ignore:The \`ipykernel.comm.Comm\` class has been deprecated:DeprecationWarning"
-
-# The reader's install (requirements/reader.txt: ae_helpers with pyproject.toml's loose ranges, and
-# JupyterLab), without the contributors' tools, in a folder of its own, and chapter 1 under nbval in
-# it. torch and torchvision are held at the lock's versions so the check reuses the wheels `make
-# install` fetched (a reader gets the newest ones). The size is measured before pytest and nbval,
-# which only the check needs, are added. About 2 minutes from scratch on 2 cores, 10 s warm.
-READER_VENV := .venv-reader
-READER_STAMP := $(READER_VENV)/.installed
-
-$(READER_STAMP): requirements/reader.txt pyproject.toml
-	rm -rf $(READER_VENV)
-	$(PYTHON) -m venv $(READER_VENV)
-	grep -E '^torch(vision)?==' requirements/lock.txt > $(READER_VENV)/torch-pins.txt
-	$(READER_VENV)/bin/python -m pip install --disable-pip-version-check -q \
-		-c $(READER_VENV)/torch-pins.txt -r requirements/reader.txt
-	@echo "make test-reader: the reader's environment takes $$(du -sh $(READER_VENV) | cut -f1)"
-	$(READER_VENV)/bin/python -m pip install --disable-pip-version-check -q "pytest>=7" "nbval>=0.11"
-	touch $@
-
-test-reader: $(READER_STAMP)
-	$(READER_VENV)/bin/python -m ae_helpers fetch
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(READER_VENV)/bin/python -m pytest --nbval --nbval-current-env book/01_data.ipynb
-
-# Re-execute every chapter top to bottom in a fresh kernel and store it (after editing one).
+# Re-execute every chapter top to bottom in a fresh kernel and store it (after editing one), with the
+# stored variant's variables (its thread count above all).
 notebooks: install
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/execute_notebooks.py
+	env $$($(VARIANTS) env stored) $(BIN)/python tools/execute_notebooks.py $(CHAPTERS)
 
-# After a change to what a chapter computes: store it and re-measure its tolerances (a few minutes
-# per chapter). Pass CHAPTERS="book/02_latent2d.ipynb ..." to do some chapters only.
-spread: install
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python tools/measure_spread.py $(CHAPTERS)
+# After a change to what a chapter computes: store it and re-measure its tolerances in the variants the
+# table gives a spread column (a few minutes per chapter each). CHAPTERS="book/02_latent2d.ipynb ..."
+# does some chapters only.
+spread: install data
+	$(BIN)/python tools/measure_spread.py $(CHAPTERS)
 
 lab: install
 	$(BIN)/jupyter lab book/
@@ -199,11 +137,11 @@ bench: install
 
 # REPEAT=3 measures three times and reports the medians.
 REPEAT ?= 1
-book-time: install
-	OMP_NUM_THREADS=$(BOOK_THREADS) $(BIN)/python benchmarks/book_time.py --repeat $(REPEAT) $(CHAPTERS)
+book-time: install data
+	$(BIN)/python benchmarks/book_time.py --repeat $(REPEAT) $(CHAPTERS)
 
 clean:
 	rm -rf _build
 
 distclean: clean
-	rm -rf $(VENV) $(IPW7_VENV) $(READER_VENV) .venv-torch-* data cache node_modules
+	rm -rf $(VENV) .venv-* data cache node_modules
