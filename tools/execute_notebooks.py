@@ -17,7 +17,8 @@ DIR. ``-p NAME=VALUE`` (repeatable) sets a chapter setting the way the notebook 
 papermill injects the values in a cell after the chapter's cell tagged ``parameters`` (the
 settings cell), so the chapter's code is never rewritten. ``--prepare-only`` injects them
 without running anything, keeping the stored outputs: nbval run on such copies checks the
-chapters with other settings against what the book stores (``make test-settings``).
+chapters with other settings against what the book stores (variants with settings, such as
+``make variant NAME=seed-7``; tools/variants.py).
 ``--record-dir DIR`` makes every ``expect``/``claim`` append what it sees to
 ``DIR/<chapter>.jsonl`` instead of checking it (``tools/measure_spread.py`` uses this), and
 ``--timings FILE`` writes each chapter's seconds as JSON.
