@@ -110,7 +110,7 @@ ci:
 # The variants used to be targets of their own; say where each went.
 test-foreign test-threads test-ipywidgets7 test-reader test-settings test-torch:
 	@echo "make $@ is now a variant: make variant NAME=<name> (python tools/variants.py list names them all;" \
-		"test-threads THREADS=1 is threads-1, test-settings SEED=7 is seed-7, test-torch TORCH=2.11.0 is torch-colab)"; exit 2
+		"test-threads with THREADS=1 is threads-1, test-settings with SEED=7 is seed-7, test-torch with TORCH=2.11.0 is torch-colab)"; exit 2
 
 # Realistic one-line bugs, planted one at a time in a copy of ae_helpers: nbval over the chapters that
 # use the changed code must fail for each (tools/mutants.py lists them; MUTANTS="no-shuffle" runs some).
