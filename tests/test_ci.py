@@ -8,6 +8,7 @@ build would read, a Pages job that publishes what did not pass. `.ci/run` runs t
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -122,8 +123,9 @@ def test_ci_runs_the_readmes_command_colab_and_the_other_checks():
             "mutants"} <= set(push)
     assert {"colab", "colab-list"} <= {v.name for v in variants.on("weekly")}
     assert "make ci" in (ROOT / ".ci" / "run").read_text().split("\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "PYTHON"}}
     dry = subprocess.run(["make", "-n", "ci", "test", f"PYTHON={sys.executable}"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.splitlines()
+                         text=True, check=True, env=env).stdout.splitlines()
     assert dry == [f"{sys.executable} tools/variants.py run --ci push", f"{sys.executable} tools/variants.py run stored"]
     assert variants.get("stored").tests == (), "make test runs pytest's testpaths: unit, chapter and browser tests"
 
