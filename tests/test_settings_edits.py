@@ -25,6 +25,24 @@ from execute_notebooks import ChapterErrors, run_with  # noqa: E402
 
 #: chapter -> [(settings, None for "runs to the end" or the fragment of the one-line SettingError)]
 EDITS: dict[str, list[tuple[dict, str | None]]] = {
+    "01_data": [({"BATCH_SIZE": 100}, None),
+                ({"BATCH_SIZE": 0}, "BATCH_SIZE must be a whole number"),
+                ({"SEED": 1.5}, "SEED must be a whole number")],
+    "02_latent2d": [({"EPOCHS": 1}, None),          # a one-epoch model: about two seconds of training
+                    ({"EPOCHS": 0}, "EPOCHS must be a whole number, 1 or more"),
+                    ({"LR": 0}, "LR must be a number above 0")],
+    "03_latent_size": [({"LATENT_SIZES": [2, 10, 50]}, None),   # all three cached by the chapter's own run
+                       ({"LATENT_SIZES": [2, 8, 32]}, "LATENT_SIZES must include 2 and 50"),
+                       ({"EPOCHS": 1}, "EPOCHS must be a whole number, 2 or more")],
+    "04_latent50": [({"TSNE_SEED": 1}, None),
+                    ({"LATENT_DIM": 2}, "LATENT_DIM must be a whole number from 5 to 784")],
+    "05_uses": [({"TEST_NOISE_SEED": 2}, None),
+                ({"KNN_SIZES": [2, 8, 32]}, "KNN_SIZES must include 2, 10 and 50"),
+                ({"NOISES": [["gaussian", 0.5]]}, "NOISES must name")],
+    "06_vae": [({"N_SHOW": 20}, None),
+               ({"N_SCORE": 50}, "N_SCORE must lie between 100 and 10,000")],
+    "07_playground": [({"N_POINTS": 500}, None),
+                      ({"N_POINTS": 10_000}, "N_POINTS must be a whole number from 1")],
 }
 
 CASES = [(chapter, settings, stops) for chapter, edits in EDITS.items() for settings, stops in edits]
