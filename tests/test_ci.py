@@ -128,6 +128,10 @@ def test_ci_runs_the_readmes_command_colab_and_the_other_checks():
                          text=True, check=True, env=env).stdout.splitlines()
     assert dry == [f"{sys.executable} tools/variants.py run --ci push", f"{sys.executable} tools/variants.py run stored"]
     assert variants.get("stored").tests == (), "make test runs pytest's testpaths: unit, chapter and browser tests"
+    # Before anything long, make test (and so CI) checks for the browser and npm the browser tests need.
+    assert variants.get("stored").make[0] == "prereqs"
+    assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tools/browsers.py --need browser npm$",
+                     (ROOT / "Makefile").read_text(), re.M)
 
 
 def test_every_job_gets_a_python_the_variant_can_use():

@@ -65,16 +65,6 @@ def test_licence_covers_code_and_prose():
     assert project["license"] == {"text": "MIT"}, "pyproject's licence and LICENSE must agree"
 
 
-def test_make_test_checks_its_prerequisites_first():
-    """Catches make test running long steps before its browser check, or CI not running make test."""
-    makefile = (ROOT / "Makefile").read_text()
-    test_deps = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
-    assert test_deps[0] == "prereqs", "the browser/npm check must run before anything long"
-    assert re.search(r"^prereqs:\n\t@\$\(PYTHON\) tools/browsers.py --need browser npm$", makefile, re.M)
-    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
-    assert "make test" in ci, ".ci/run must run the README's test command"
-
-
 def test_every_package_the_helpers_import_is_declared():
     """A package imported by ae_helpers but only pulled in by another one breaks when that one drops it."""
     import ast
