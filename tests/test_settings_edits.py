@@ -74,8 +74,8 @@ def test_an_edited_setting_runs_or_stops_at_once_in_one_line(chapter, settings, 
         if stops is None:
             pytest.fail(f"{chapter} with {settings} should run to the end: {error.args[0]}")
         [line] = error.args[0]
-        ran = nbformat.read(out, as_version=4)
-        first_after = _settings_cell(ran) + 2  # papermill's injected cell sits between them
+        # papermill counts cells with its injected one right after the settings cell (not its error banners)
+        first_after = _settings_cell(nbformat.read(path, as_version=4)) + 2
         assert f"cell {first_after}: SettingError: " in line, f"stopped elsewhere or otherwise: {line}"
         assert stops in line and "\n" not in line.split("SettingError: ", 1)[1], line
         return
