@@ -56,7 +56,7 @@ SOLUTION_TITLE = "#@title Solution"
 SOLUTION_HEADING = re.compile(r"### Solution to exercise (\d+)")
 # Seeded training is repeatable bit for bit only at a fixed thread count, set once in tools/variants.py;
 # every variant that re-runs the chapters under nbval uses the same value.
-from variants import BOOK_THREADS  # noqa: E402
+from variants import BOOK_THREADS, parse_setting  # noqa: E402
 
 
 def chapters() -> list[Path]:
@@ -66,17 +66,6 @@ def chapters() -> list[Path]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [entry["file"] for entry in toc.get("chapters", [])]
     return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """``"SEED=7"`` -> ``("SEED", 7)``: the value as a Python literal when it is one, else a string."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"a setting is NAME=VALUE, e.g. SEED=7; got {text!r}")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value
 
 
 def clean(nb: nbformat.NotebookNode) -> None:

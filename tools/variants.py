@@ -464,7 +464,8 @@ def run(variant: Variant, args: list[str], settings: dict) -> int:
     return run_pytest(variant, python, args, settings)
 
 
-def _setting(text: str) -> tuple[str, object]:
+def parse_setting(text: str) -> tuple[str, object]:
+    """``"SEED=7"`` -> ``("SEED", 7)``: the value as a Python literal when it is one, else a string."""
     import ast
 
     name, sep, value = text.partition("=")
@@ -498,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run variants (each from an empty model cache)")
     p_run.add_argument("args", nargs="*", help="variant names, then chapters or tests (or mutants' names) for them")
     p_run.add_argument("--ci", choices=["push", "weekly"], help="every variant CI runs on this event")
-    p_run.add_argument("--set", dest="settings", action="append", type=_setting, default=[], metavar="NAME=VALUE",
+    p_run.add_argument("--set", dest="settings", action="append", type=parse_setting, default=[], metavar="NAME=VALUE",
                        help="a chapter setting, injected after the 'parameters' cell")
     p_matrix = sub.add_parser("matrix", help="the GitHub workflow's jobs for an event, as JSON")
     p_matrix.add_argument("event", choices=["push", "weekly"])
